@@ -1,0 +1,38 @@
+"""Python face of the CPU kernels in ``udmt._core`` (C++17, OpenMP, GIL released).
+
+Every kernel here has a plain numpy/scipy twin in :mod:`udmt.kernels.reference` with the same signature: the
+reference is the definition, the kernel the fast path, and the tests hold them equal. All functions take and
+return numpy arrays on the CPU; the tracker's GPU path lives in ``udmt.model`` / ``udmt._cuda``.
+"""
+
+from __future__ import annotations
+
+from udmt.kernels.assignment import linear_sum_assignment, linear_sum_assignment_batch
+from udmt.kernels.crop import crop_resize
+from udmt.kernels.dcf import (
+    Detection,
+    cosine_window,
+    dcf_detect,
+    dcf_detect_update,
+    dcf_learn,
+    dcf_update,
+    gaussian_label,
+    label_spectrum,
+)
+from udmt.kernels.fft import irfft2, rfft2
+
+__all__ = [
+    "Detection",
+    "cosine_window",
+    "crop_resize",
+    "dcf_detect",
+    "dcf_detect_update",
+    "dcf_learn",
+    "dcf_update",
+    "gaussian_label",
+    "irfft2",
+    "label_spectrum",
+    "linear_sum_assignment",
+    "linear_sum_assignment_batch",
+    "rfft2",
+]

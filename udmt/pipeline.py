@@ -1,0 +1,383 @@
+"""Orchestration: the run directory, the chunk plan, training once per video, chunk tasks, stitching.
+
+The same four stages run in one process, in local worker processes (``udmt track --workers K``) or as
+SLURM jobs (``udmt.slurm``): ``plan`` → ``train`` → ``run_task`` (one per (video, chunk)) → ``stitch``.
+Every stage is idempotent: finished work is recognised and skipped, so a killed or requeued job resumes.
+A chunk's result appears by an atomic rename, which is also its "done" mark.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import udmt
+from udmt import store
+from udmt.errors import Interrupted, UdmtError, UsageError
+from udmt.initialise import read_points
+from udmt.model import Checkpoint, load_checkpoint
+from udmt.params import Params, params_to_toml
+from udmt.progress import SILENT, Progress
+from udmt.scene import Scene, estimate_scene
+from udmt.stitch import link_chunks
+from udmt.track import ChunkTracks, track_chunk
+from udmt.train import train_feature_net
+from udmt.video import VideoReader
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Run layout and plan
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run directory and its manifest (docs/ARCHITECTURE.md, "Run layout")."""
+
+    directory: Path
+    manifest: dict[str, Any]
+
+    @property
+    def params(self) -> Params:
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in self.manifest["params"].items()}
+        return Params(**values)
+
+    @property
+    def videos(self) -> list[dict[str, Any]]:
+        return self.manifest["videos"]
+
+    @property
+    def tasks(self) -> list[dict[str, Any]]:
+        return self.manifest["tasks"]
+
+    def model_path(self, key: str) -> Path:
+        return self.directory / "models" / f"{key}.pt"
+
+    def chunk_path(self, key: str, chunk: int) -> Path:
+        return self.directory / "chunks" / key / f"{chunk:05d}.npz"
+
+    def task_report_path(self, index: int) -> Path:
+        return self.directory / "tasks" / f"{index}.json"
+
+    def video(self, key: str) -> dict[str, Any]:
+        return next(v for v in self.videos if v["key"] == key)
+
+
+def chunk_bounds(n_frames: int, params: Params) -> list[tuple[int, int]]:
+    """[start, stop) of each chunk; starts are multiples of the chunk size, a short tail joins the last chunk."""
+    size = params.chunk_frames
+    starts = list(range(0, n_frames, size))
+    if len(starts) > 1 and n_frames - starts[-1] < size // 4:
+        starts.pop()
+    return [(s, starts[i + 1] if i + 1 < len(starts) else n_frames) for i, s in enumerate(starts)]
+
+
+def resolve_outputs(videos: Sequence[Path], out: Path) -> tuple[Path, list[Path]]:
+    """Run directory and store path per video (one video and ``OUT.zarr``: the store is OUT.zarr)."""
+    if len(videos) == 1 and out.suffix == ".zarr":
+        return out.with_suffix(".udmt-run"), [out]
+    stems = [v.stem for v in videos]
+    if len(set(stems)) < len(stems):  # same file name in different folders
+        stems = [f"{i:03d}-{s}" for i, s in enumerate(stems)]
+    return out, [out / f"{s}.zarr" for s in stems]
+
+
+def plan(
+    videos: Sequence[Path], out: Path, *, n_animals: int | None, init: Path | None, params: Params
+) -> Run:
+    """Write (or re-open, when identical) the manifest of a run; refuse to mix two different runs."""
+    if not videos:
+        raise UsageError("give at least one video")
+    if n_animals is None and init is None:
+        raise UsageError("give the number of animals (-n N) or their first positions (--init points.csv)")
+    run_dir, stores = resolve_outputs([Path(v) for v in videos], Path(out))
+    entries, tasks = [], []
+    for i, (video, store_path) in enumerate(zip(videos, stores)):
+        with VideoReader(video) as reader:
+            points = read_points(init, reader.width, reader.height).tolist() if init else None
+            count = len(points) if points is not None else int(n_animals)  # type: ignore[arg-type]
+            if count < 1:
+                raise UsageError(f"the number of animals must be at least 1, got {count}")
+            key = f"v{i:03d}"
+            entries.append(
+                {
+                    "key": key,
+                    "path": str(Path(video).resolve()),
+                    "store": str(Path(store_path).resolve()),
+                    "hash": reader.content_hash(),
+                    "n_frames": reader.n_frames,
+                    "fps": reader.fps,
+                    "width": reader.width,
+                    "height": reader.height,
+                    "n_animals": count,
+                    "init_points": points,
+                }
+            )
+            for c, (start, stop) in enumerate(chunk_bounds(reader.n_frames, params)):
+                tasks.append({"index": len(tasks), "video": key, "chunk": c, "start": start, "stop": stop})
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "udmt_version": udmt.__version__,
+        "params": params.as_dict(),
+        "videos": entries,
+        "tasks": tasks,
+    }
+    path = run_dir / MANIFEST
+    if path.exists():
+        existing = json.loads(path.read_text())
+        if {k: existing.get(k) for k in ("params", "videos", "tasks")} != {k: manifest[k] for k in ("params", "videos", "tasks")}:
+            raise UsageError(f"{run_dir} holds a different run (other videos or parameters); choose another output")
+        return Run(run_dir, existing)
+    for sub in ("models", "chunks", "tasks", "logs"):
+        (run_dir / sub).mkdir(parents=True, exist_ok=True)
+    _atomic_write(run_dir / "params.toml", params_to_toml(params))
+    _atomic_write(path, json.dumps(manifest, indent=1))
+    return Run(run_dir, manifest)
+
+
+def open_run(run_dir: Path) -> Run:
+    path = Path(run_dir) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{run_dir}: not a udmt run directory (no {MANIFEST}); create it with `udmt plan`") from None
+    except json.JSONDecodeError:
+        raise UsageError(f"{path}: corrupt manifest; re-create the run with `udmt plan`") from None
+    return Run(Path(run_dir), manifest)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Stages
+
+
+def train(run: Run, progress: Progress = SILENT) -> None:
+    """Scene model and feature net for every video of the run that has none yet."""
+    params = run.params
+    for video in run.videos:
+        path = run.model_path(video["key"])
+        if path.exists():
+            continue
+        with VideoReader(video["path"]) as reader:
+            scene = estimate_scene(reader, video["n_animals"], params, progress)
+            net, report = train_feature_net(reader, scene, params, progress)
+        info = {"scene": scene.to_state(), "video_hash": video["hash"], "train": report.__dict__}
+        Checkpoint(net, info).save(path)
+
+
+def _load_model(run: Run, key: str) -> tuple[Checkpoint, Scene, str]:
+    path = run.model_path(key)
+    if not path.exists():
+        raise UsageError(f"{path}: no trained model yet; run `udmt train {run.directory}` first")
+    checkpoint, checksum = load_checkpoint(path)
+    return checkpoint, Scene.from_state(checkpoint.info["scene"]), checksum
+
+
+def run_task(run: Run, index: int, *, should_stop: Callable[[], bool] = lambda: False, progress: Progress = SILENT) -> bool:
+    """Track one (video, chunk); False when it was already done. Writes a per-task JSON report."""
+    if not 0 <= index < len(run.tasks):
+        raise UsageError(f"task {index} does not exist: this run has tasks 0–{len(run.tasks) - 1}")
+    task = run.tasks[index]
+    out = run.chunk_path(task["video"], task["chunk"])
+    if out.exists():
+        return False
+    video = run.video(task["video"])
+    checkpoint, scene, _ = _load_model(run, task["video"])
+    params = run.params
+    stop = min(task["stop"] + params.overlap_frames, video["n_frames"])
+    initial = np.array(video["init_points"]) if video["init_points"] and task["start"] == 0 else None
+    began = time.monotonic()
+    torch.set_num_threads(1)  # chunks are the parallelism; one thread also makes results bit-reproducible
+    with VideoReader(video["path"]) as reader:
+        tracks = track_chunk(
+            reader, scene, checkpoint.net, params, task["start"], stop, initial=initial, should_stop=should_stop, progress=progress
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, start=tracks.start, position=tracks.position, confidence=tracks.confidence, flags=tracks.flags,
+             start_frame=tracks.start_frame)
+    tmp.replace(out)
+    seconds = time.monotonic() - began
+    frames = stop - task["start"]
+    report = {"task": index, "video": task["video"], "chunk": task["chunk"], "frames": frames,
+              "seconds": round(seconds, 3), "fps": round(frames / max(seconds, 1e-9), 2),
+              "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    run.task_report_path(index).parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(run.task_report_path(index), json.dumps(report))
+    return True
+
+
+def _load_chunk(path: Path) -> ChunkTracks:
+    with np.load(path) as data:
+        return ChunkTracks(int(data["start"]), data["position"], data["confidence"], data["flags"], int(data["start_frame"]))
+
+
+def stitch(run: Run, progress: Progress = SILENT) -> list[Path]:
+    """Link chunk identities across overlaps and write each video's store (atomically, complete or absent)."""
+    params = run.params
+    written = []
+    for video in run.videos:
+        tasks = [t for t in run.tasks if t["video"] == video["key"]]
+        missing = [t["index"] for t in tasks if not run.chunk_path(video["key"], t["chunk"]).exists()]
+        if missing:
+            raise UdmtError(f"{video['path']}: tasks {missing} are not done; run them (`udmt run-task`) before stitching")
+        _, scene, checksum = _load_model(run, video["key"])
+        final = Path(video["store"])
+        tmp = final.with_name(f".{final.name}.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        n = video["n_animals"]
+        names = [f"animal_{i}" for i in range(n)]
+        store.create_store(tmp, n_frames=video["n_frames"], individuals=names, fps=video["fps"],
+                           time_chunk=params.time_chunk, attrs={}, overwrite=True)
+        progress.start(f"stitching {Path(video['path']).name}", len(tasks))
+        order = np.arange(n)  # global identity of each chunk-local track
+        links, previous, totals = [], None, np.zeros(4)
+        for t in tasks:
+            chunk = _load_chunk(run.chunk_path(video["key"], t["chunk"]))
+            if previous is not None:
+                link = link_chunks(previous, chunk, scene.body_length)
+                order = order[link.previous_of]  # global identity of each of this chunk's tracks
+                links.append({"frame": t["start"], "cost_px": link.cost.tolist(), "margin": link.margin.tolist(),
+                              "low_margin": bool(link.low_margin)})
+            keep = t["stop"] - t["start"]
+            position = np.full((keep, n, 2), np.nan, np.float32)
+            confidence = np.zeros((keep, n), np.float32)
+            flags = np.zeros((keep, n), np.uint8)
+            position[:, order] = chunk.position[:keep]
+            confidence[:, order] = chunk.confidence[:keep]
+            flags[:, order] = chunk.flags[:keep]
+            store.write_block(tmp, t["start"], position, confidence, flags)
+            totals += _qc_counts(flags, confidence)
+            previous = chunk
+            progress.advance()
+        progress.stop()
+        attrs = {
+            "video_path": video["path"], "video_hash": video["hash"], "n_frames": video["n_frames"],
+            "model_checksum": checksum, "params": run.manifest["params"], "scene": scene.to_attrs(),
+            "chunk_plan": [{"start": t["start"], "stop": t["stop"]} for t in tasks], "stitch_links": links,
+            "qc": _qc_summary(totals, video["n_frames"] * n),
+        }
+        store.update_attrs(tmp, **attrs)
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.replace(final)
+        written.append(final)
+    return written
+
+
+def _qc_counts(flags: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    return np.array([np.count_nonzero(flags & store.FLAG_MERGED), np.count_nonzero(flags & store.FLAG_LOST),
+                     np.count_nonzero(confidence < 0.5), float(confidence.sum())])
+
+
+def _qc_summary(totals: np.ndarray, cells: int) -> dict[str, float]:
+    merged, lost, low, conf = totals
+    return {"fraction_merged": round(merged / cells, 4), "fraction_lost": round(lost / cells, 4),
+            "fraction_low_confidence": round(low / cells, 4), "mean_confidence": round(conf / cells, 4)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Local execution
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGUSR1 (SLURM's warning before the time limit); polled between frames."""
+
+    def __init__(self) -> None:
+        self.raised = False
+
+    def __call__(self) -> bool:
+        return self.raised
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.raised = True
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _worker_task(run_dir: str, index: int) -> int:
+    flag = StopFlag()
+    flag.install()
+    run_task(open_run(Path(run_dir)), index, should_stop=flag)
+    return index
+
+
+def default_workers() -> int:
+    """SLURM's allocation when inside a job, else the CPUs this process may use."""
+    if os.environ.get("SLURM_CPUS_PER_TASK"):
+        return max(1, int(os.environ["SLURM_CPUS_PER_TASK"]))
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def run_tasks(run: Run, workers: int, stop: StopFlag, progress: Progress = SILENT) -> None:
+    """Every unfinished task, in ``workers`` processes (in this process when 1)."""
+    pending = [t["index"] for t in run.tasks if not run.chunk_path(t["video"], t["chunk"]).exists()]
+    frames = {t["index"]: t["stop"] - t["start"] for t in run.tasks}
+    progress.start(f"tracking {len(pending)} chunk(s) with {workers} worker(s)", sum(frames[i] for i in pending))
+    if workers <= 1 or len(pending) <= 1:
+        for index in pending:
+            run_task(run, index, should_stop=stop)
+            progress.advance(frames[index])
+        progress.stop()
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init) as pool:
+        futures = {pool.submit(_worker_task, str(run.directory), i): i for i in pending}
+        remaining = set(futures)
+        while remaining:
+            done, remaining = wait(remaining, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                future.result()  # re-raises a worker's error here
+                progress.advance(frames[futures[future]])
+            if stop.raised:
+                for future in remaining:
+                    future.cancel()
+                raise Interrupted("stopped by signal; finished chunks are kept, re-run the same command to resume")
+    progress.stop()
+
+
+def track(
+    videos: Sequence[Path],
+    out: Path,
+    *,
+    n_animals: int | None,
+    init: Path | None,
+    params: Params,
+    workers: int,
+    progress: Progress = SILENT,
+) -> list[Path]:
+    """The whole job on this machine: plan → train → chunks in ``workers`` processes → stitch. Resumable."""
+    stop = StopFlag()
+    stop.install()
+    run = plan(videos, out, n_animals=n_animals, init=init, params=params)
+    train(run, progress)
+    if stop.raised:
+        raise Interrupted("stopped by signal after training; re-run the same command to resume")
+    run_tasks(run, workers, stop, progress)
+    return stitch(run, progress)

@@ -1,0 +1,260 @@
+"""The per-frame tracker: correlation filters on learned features, blob refinement, identity assignment.
+
+One :class:`Tracker` follows N animals through consecutive frames (forward or backward in time). Per frame:
+crop a search window around each animal's predicted position → feature net → correlation-filter response
+(where does this animal's learned appearance match best?) → match animals to foreground blobs on a cost
+matrix → refine each position on its blob (the centroid of a blob it owns alone, a k-means share of a blob it
+shares) → update each filter at the refined position, slowly while animals touch so a neighbour's appearance
+does not overwrite the model.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from udmt import identity
+from udmt.errors import InputError, Interrupted
+from udmt.initialise import find_start
+from udmt.kernels import crop_resize
+from udmt.model import FeatureNet, dcf_detect, dcf_learn, gaussian_label, hann_window, network_input, shift_spectrum
+from udmt.params import Params
+from udmt.progress import SILENT, Progress
+from udmt.scene import Observation, Scene, observe_working, working_luma
+from udmt.store import FLAG_LOST, FLAG_MERGED, FLAG_REFINED
+from udmt.video import VideoReader
+
+
+@dataclass
+class FrameResult:
+    """One frame's output in working pixels."""
+
+    index: int
+    position: np.ndarray  # (N, 2)
+    confidence: np.ndarray  # (N,)
+    flags: np.ndarray  # (N,) uint8
+
+
+@dataclass
+class _Filters:
+    """Each animal's running-average filter plus its anchor (first clean appearance), in the Fourier domain."""
+
+    num: torch.Tensor  # (N, C, M, M/2+1) complex
+    den: torch.Tensor  # (N, M, M/2+1)
+    anchor_num: torch.Tensor
+    anchor_den: torch.Tensor
+
+
+@dataclass
+class Tracker:
+    scene: Scene
+    net: FeatureNet
+    params: Params
+    position: np.ndarray  # (N, 2) working px
+    velocity: np.ndarray = field(init=False)
+    missing: np.ndarray = field(init=False)  # frames since each animal was last on a blob
+
+    def __post_init__(self) -> None:
+        n = len(self.position)
+        self.position = self.position.astype(np.float64)
+        self.velocity = np.zeros((n, 2))
+        self.missing = np.zeros(n, dtype=int)
+        p = self.params
+        self.body = self.scene.body_length / self.scene.factor  # working px
+        self.window_side = p.search_scale * self.body
+        self.map_size = p.patch // 2
+        self.cell = self.window_side / self.map_size  # working px per feature-map pixel
+        self.cosine = hann_window(self.map_size)
+        self.label_f = torch.fft.rfft2(gaussian_label(self.map_size, p.label_sigma * self.map_size))
+        self.background_u8 = np.clip(np.rint(self.scene.background), 0, 255).astype(np.uint8)
+        self.filters: _Filters | None = None
+
+    # -- features ---------------------------------------------------------------------------------------
+    def _features(self, obs: Observation, centres: np.ndarray) -> torch.Tensor:
+        centres32 = centres.astype(np.float32)
+        sides = np.full(len(centres), self.window_side, dtype=np.float32)
+        luma = crop_resize(obs.luma, centres32, sides, self.params.patch)
+        floor = crop_resize(self.background_u8, centres32, sides, self.params.patch)
+        inputs = network_input(luma, floor, self.scene.polarity, self.scene.threshold)
+        with torch.no_grad():
+            return self.net(inputs) * self.cosine
+
+    def _learn(self, features: torch.Tensor, offsets: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Filters for animals at ``offsets`` (feature-map px from the window centre)."""
+        label_f = shift_spectrum(self.label_f, torch.from_numpy(offsets.astype(np.float32)), self.map_size)
+        return dcf_learn(features, label_f)
+
+    # -- one frame --------------------------------------------------------------------------------------
+    def start(self, obs: Observation) -> FrameResult:
+        """Learn the first filters at the initial positions (the anchors of the template bank)."""
+        features = self._features(obs, self.position)
+        num, den = self._learn(features, np.zeros_like(self.position))
+        self.filters = _Filters(num, den, num.clone(), den.clone())
+        n = len(self.position)
+        return FrameResult(obs.index, self.position.copy(), np.ones(n, np.float32), np.full(n, FLAG_REFINED, np.uint8))
+
+    def _respond(self, features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Peak offset (feature px, sub-pixel) and peak-to-sidelobe ratio of each animal's filter bank."""
+        f, lam = self.filters, self.params.filter_lambda
+        response = 0.7 * dcf_detect(f.num, f.den, features, lam) + 0.3 * dcf_detect(f.anchor_num, f.anchor_den, features, lam)
+        return peak_and_psr(response.numpy())
+
+    def step(self, obs: Observation) -> FrameResult:
+        assert self.filters is not None, "call start() first"
+        n = len(self.position)
+        expected = self.position + self.velocity
+        features = self._features(obs, expected)
+        offset, psr = self._respond(features)
+        peak = expected + offset * self.cell
+        trusted = psr > 4.0
+        guess = np.where(trusted[:, None], peak, expected)
+
+        gates = identity.Gates(
+            max_jump=self.params.max_speed * self.body * (1.0 + np.minimum(self.missing, 10)),
+            slot_penalty=0.3 * self.body,
+            extra_slot_penalty=1.0 * self.body,
+        )
+        owner = identity.assign_to_blobs(guess, obs.blobs, self.scene.animal_area, gates)
+        new = guess.copy()
+        flags = np.zeros(n, np.uint8)
+        for b in np.unique(owner[owner >= 0]):
+            animals = np.flatnonzero(owner == b)
+            x, y = obs.blobs.pixels(int(b))
+            weights = np.clip(obs.diff[y, x], 0.0, None)
+            if len(animals) == 1:
+                a = animals[0]
+                single = 0.5 * self.scene.animal_area <= obs.blobs.areas[b] <= 1.6 * self.scene.animal_area
+                if single:
+                    new[a] = obs.blobs.centroids[b]
+                else:
+                    new[a] = identity.local_centroid(x, y, weights, guess[a], 0.6 * self.body)
+                flags[a] = FLAG_REFINED
+            else:
+                new[animals] = identity.split_blob(x, y, weights, guess[animals])
+                flags[animals] = FLAG_MERGED
+        lost = owner < 0
+        flags[lost] = FLAG_LOST
+        self.missing = np.where(lost, self.missing + 1, 0)
+
+        moved = new - self.position
+        self.velocity = np.where(lost[:, None], 0.8 * self.velocity, 0.5 * moved + 0.5 * self.velocity)
+        self.position = new
+        self._update_filters(features, (new - expected) / self.cell, flags)
+        confidence = np.clip((psr - 3.0) / 12.0, 0.05, 1.0).astype(np.float32)
+        confidence = np.where(flags == FLAG_REFINED, np.maximum(confidence, 0.9), confidence)
+        confidence = np.where(lost, np.minimum(confidence, 0.2), confidence).astype(np.float32)
+        return FrameResult(obs.index, new.copy(), confidence, flags)
+
+    def _update_filters(self, features: torch.Tensor, offsets: np.ndarray, flags: np.ndarray) -> None:
+        """Running average (rate η); slower while touching, frozen while lost: aggregation over time."""
+        f = self.filters
+        rate = np.where(flags == FLAG_REFINED, 1.0, np.where(flags == FLAG_MERGED, 0.25, 0.0)) * self.params.filter_rate
+        eta = torch.from_numpy(rate.astype(np.float32))
+        num, den = self._learn(features, offsets)
+        f.num = (1 - eta)[:, None, None, None] * f.num + eta[:, None, None, None] * num
+        f.den = (1 - eta)[:, None, None] * f.den + eta[:, None, None] * den
+
+
+def peak_and_psr(response: np.ndarray, exclude: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-pixel peak (offset from the map centre, (N, 2) as x, y) and PSR of (N, M, M) response maps."""
+    n, m, _ = response.shape
+    flat = response.reshape(n, -1)
+    idx = flat.argmax(axis=1)
+    py, px = np.divmod(idx, m)
+    rows = np.arange(n)
+
+    def parabolic(c: np.ndarray, minus: np.ndarray, plus: np.ndarray) -> np.ndarray:
+        denom = minus - 2 * c + plus
+        return np.where(np.abs(denom) > 1e-12, 0.5 * (minus - plus) / np.where(denom == 0, 1, denom), 0.0)
+
+    c = response[rows, py, px]
+    dx = parabolic(c, response[rows, py, (px - 1) % m], response[rows, py, (px + 1) % m])
+    dy = parabolic(c, response[rows, (py - 1) % m, px], response[rows, (py + 1) % m, px])
+    offset = np.stack([px + np.clip(dx, -0.5, 0.5) - m // 2, py + np.clip(dy, -0.5, 0.5) - m // 2], axis=1)
+    yy, xx = np.ogrid[:m, :m]
+    psr = np.empty(n)
+    for i in range(n):
+        side = (np.abs(yy - py[i]) > exclude) | (np.abs(xx - px[i]) > exclude)
+        lobe = response[i][side]
+        psr[i] = (c[i] - lobe.mean()) / (lobe.std() + 1e-9)
+    return offset, psr
+
+
+def run_tracker(tracker: Tracker, observations: Iterable[Observation]) -> Iterator[FrameResult]:
+    """Start on the first observation, then step through the rest."""
+    it = iter(observations)
+    first = next(it)
+    yield tracker.start(first)
+    for obs in it:
+        yield tracker.step(obs)
+
+
+@dataclass
+class ChunkTracks:
+    """Chunk-local tracks over frames [start, start + len): identities are the chunk's own until stitched."""
+
+    start: int
+    position: np.ndarray  # (T, N, 2) original px
+    confidence: np.ndarray  # (T, N)
+    flags: np.ndarray  # (T, N)
+    start_frame: int  # where the tracker was initialised
+
+
+def track_chunk(
+    reader: VideoReader,
+    scene: Scene,
+    net: FeatureNet,
+    params: Params,
+    start: int,
+    stop: int,
+    *,
+    initial: np.ndarray | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    progress: Progress = SILENT,
+) -> ChunkTracks:
+    """Track frames [start, stop): initialise at the cleanest frame near ``start`` (or at ``initial`` original-px
+    positions on frame ``start``), forward to ``stop`` and backward to ``start``.
+
+    Only the frames before the initial frame are buffered (bounded by the overlap), so memory does not grow
+    with the chunk.
+    """
+    n, total = scene.n_animals, stop - start
+    position = np.full((total, n, 2), np.nan, np.float32)
+    confidence = np.zeros((total, n), np.float32)
+    flags = np.zeros((total, n), np.uint8)
+
+    def record(result: FrameResult) -> None:
+        i = result.index - start
+        position[i] = scene.to_original(result.position)
+        confidence[i] = result.confidence
+        flags[i] = result.flags
+
+    frames = reader.frames(start, stop)
+    progress.start("tracking", total)
+    lookahead = min(total, max(params.overlap_frames, 32))
+    buffer = [observe_working(i, working_luma(f, scene), scene, params) for i, f in itertools.islice(frames, lookahead)]
+    if not buffer:
+        raise InputError(f"{reader.path}: no decodable frames in [{start}, {stop})")
+    if initial is not None:
+        first, placed = buffer[0], (np.asarray(initial, np.float64) + 0.5) / scene.factor - 0.5
+    else:
+        first, placed = find_start(buffer, scene)
+    at = first.index - start
+    for direction in (-1, 1):  # backward over the buffer, then forward through the rest of the chunk
+        tracker = Tracker(scene, net, params, placed.copy())
+        if direction < 0:
+            sequence: Iterable[Observation] = reversed(buffer[: at + 1])
+        else:
+            rest = (observe_working(i, working_luma(f, scene), scene, params) for i, f in frames)
+            sequence = itertools.chain(buffer[at:], rest)
+        for result in run_tracker(tracker, sequence):
+            if should_stop():
+                raise Interrupted(f"stopped at frame {result.index}; completed chunks are kept, re-run to resume")
+            record(result)
+            progress.advance()
+    progress.stop()
+    return ChunkTracks(start, position, confidence, flags, first.index)
