@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.udmt-installed
 SOURCES := pyproject.toml CMakeLists.txt $(wildcard csrc/*/*.cpp csrc/*/*.hpp csrc/*/*.cu csrc/*/*.cuh csrc/*/CMakeLists.txt)
 PYTEST_ARGS ?=
 
-.PHONY: all venv demo test bench clean
+.PHONY: all venv demo test bench image clean
 
 all: test
 
@@ -29,6 +29,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-enable --benchmark-only $(PYTEST_ARGS)
+
+# Apptainer image: `apptainer build` where installed, else the same build from the recipe (root, Debian host).
+# GPU nodes: make image IMAGE=udmt-cuda.sif IMAGE_ARGS="--build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128"
+IMAGE      ?= udmt.sif
+IMAGE_ARGS ?=
+image:
+	containers/build.sh $(IMAGE_ARGS) $(IMAGE)
 
 clean:
 	rm -rf build $(VENV) demo_output .pytest_cache

@@ -29,3 +29,7 @@ def synth_video_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..
         return cache[key]
 
     return make
+
+
+# The real single-node SLURM cluster: one per test session, shared by the SLURM and container tests.
+from slurm_cluster import slurm_cluster  # noqa: E402,F401

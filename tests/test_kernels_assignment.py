@@ -111,3 +111,28 @@ def test_random_small_problems_agree_with_scipy_on_cost_and_feasibility(cost: np
             kernels.linear_sum_assignment(cost)
         return
     assert_optimal(cost, *kernels.linear_sum_assignment(cost))
+
+
+@pytest.mark.parametrize("shape", [(10, 10), (3, 10), (10, 3), (32, 32), (32, 17), (33, 33), (1, 32)])
+def test_batch_small_and_boundary_shapes_match_scipy(shape: tuple[int, int]) -> None:
+    """Stack-buffer path (n, m <= 32), its rectangular and tall forms, and the heap path just above it."""
+    rng = np.random.default_rng(sum(shape))
+    costs = rng.integers(0, 4, (40, *shape)).astype(float)  # small integers: many ties
+    costs[::3] = rng.uniform(-1, 1, (len(costs[::3]), *shape))
+    costs[1::5, 0, : min(shape) // 2] = np.inf  # forbidden pairs that stay feasible
+    rows, cols = kernels.linear_sum_assignment_batch(costs)
+    assert rows.shape == cols.shape == (40, min(shape))
+    for cost, r, c in zip(costs, rows, cols):
+        assert_optimal(cost, r, c)
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (3, 6), (6, 3)])
+def test_batch_small_infeasible_and_invalid_are_reported(shape: tuple[int, int]) -> None:
+    costs = np.random.default_rng(5).uniform(0, 1, (6, *shape))
+    costs[2] = np.inf
+    costs[2, 0, 0] = 1.0  # only one allowed pair: no complete assignment
+    costs[4, 1, 1] = -np.inf
+    with pytest.raises(ValueError, match="matrix 2 .*infeasible"):
+        kernels.linear_sum_assignment_batch(costs)
+    with pytest.raises(ValueError, match="matrix 1 .*NaN or -inf"):
+        kernels.linear_sum_assignment_batch(costs[3:])  # matrix 4 of the full stack

@@ -36,7 +36,7 @@ def test_track_scores_and_store_is_a_movement_dataset(tracked: Path, mice: Path)
     from movement.validators.datasets import ValidPosesInputs
 
     metrics = evaluate_store(tracked, mice / "gt.csv")
-    assert metrics.idf1 >= 0.75, metrics.as_dict()  # target 0.9 (issue "Foundation"): not reached yet
+    assert metrics.idf1 >= 0.85, metrics.as_dict()
     ds = xr.open_zarr(tracked)
     assert ds.attrs["ds_type"] == "poses" and ds.attrs["source_software"] == "udmt"
     assert ds.position.dims == ("time", "space", "keypoints", "individuals")
@@ -81,7 +81,7 @@ def test_chunked_run_keeps_identities_across_chunks(mice: Path, tmp_path: Path) 
     store = out / "video.zarr"
     attrs = read_tracks(store).attrs
     assert len(attrs["chunk_plan"]) == 3 and len(attrs["stitch_links"]) == 2
-    assert evaluate_store(store, mice / "gt.csv").idf1 >= 0.75
+    assert evaluate_store(store, mice / "gt.csv").idf1 >= 0.85
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,15 @@ One frame at a time, animals are matched to *slots* of blobs (a blob as large as
 one costly extra slot because two animals on top of each other look like one) by a linear assignment on a cost
 matrix. Animals sharing a blob are then separated by a weighted k-means started from their filter peaks, so
 the learned appearance model decides who is where while they touch.
+
+Where one animal crosses over another the pixels of the shared blob cannot say who is who, so each touching
+episode is also judged as a whole once the animals are apart again (:func:`correct_episodes`): the labelling
+that needs the least change of pace and heading to connect how each animal entered to how it left wins.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,3 +97,118 @@ def local_centroid(x: np.ndarray, y: np.ndarray, weights: np.ndarray, near: np.n
         mine = np.ones_like(d2, dtype=bool)
     w = weights[mine]
     return np.array([(x[mine] * w).sum(), (y[mine] * w).sum()]) / max(w.sum(), 1e-9)
+
+
+# -- segment-level identity correction -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Episode:
+    """Animals that shared blobs during frames [first, last] (inclusive), apart before and after."""
+
+    animals: tuple[int, ...]
+    first: int
+    last: int
+
+
+def merge_episodes(blob: np.ndarray) -> list[Episode]:
+    """Maximal touching episodes from per-frame blob ownership ``blob`` (T, N) (UNASSIGNED when lost).
+
+    Animals sharing a blob in a frame join one episode; episodes that share an animal fuse; an episode ends at
+    the first frame where none of its animals shares a blob any more.
+    """
+    episodes: list[Episode] = []
+    active: list[tuple[set[int], int]] = []  # (animals, first frame)
+    for t, owner in enumerate(blob):
+        groups = [set(np.flatnonzero(owner == b).tolist()) for b in np.unique(owner[owner >= 0])]
+        groups = [g for g in groups if len(g) > 1]
+        still: list[tuple[set[int], int]] = []
+        for animals, first in active:
+            if any(animals & g for g in groups):
+                still.append((animals, first))
+            else:
+                episodes.append(Episode(tuple(sorted(animals)), first, t - 1))
+        for g in groups:
+            joined = [e for e in still if e[0] & g]
+            still = [e for e in still if not e[0] & g]
+            animals = set(g).union(*(e[0] for e in joined))
+            still.append((animals, min([t] + [e[1] for e in joined])))
+        active = still
+    return episodes  # episodes still open at the end of the chunk have no exit to judge them by
+
+
+def _state(position: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Position at frames[0] and mean velocity over ``frames`` (consecutive, ordered away from the episode)."""
+    p = position[frames]
+    if np.isnan(p).any():
+        return None
+    step = np.diff(p, axis=0) if len(p) > 1 else np.zeros((1,) + p.shape[1:])
+    return p[0], -step.mean(axis=0)  # velocity pointing from the far frames towards the episode
+
+
+def bridge_cost(p0: np.ndarray, v0: np.ndarray, p1: np.ndarray, v1: np.ndarray, span: float) -> np.ndarray:
+    """∫ |acceleration|² of the cubic joining state (p0, v0) to (p1, v1) over ``span`` frames: how hard an
+    animal must speed up, slow down or turn to leave a touching episode where each candidate did.
+
+    Broadcasts over leading axes of the (…, 2) inputs.
+    """
+    d = p1 - p0
+    c2 = (3.0 * d - (2.0 * v0 + v1) * span) / span**2
+    c3 = (-2.0 * d + (v0 + v1) * span) / span**3
+    return (4.0 * c2**2 * span + 12.0 * c2 * c3 * span**2 + 12.0 * c3**2 * span**3).sum(axis=-1)
+
+
+def correct_episodes(
+    position: np.ndarray,
+    blob: np.ndarray,
+    flags: np.ndarray,
+    corrected_flag: int,
+    others: Sequence[np.ndarray] = (),
+    *,
+    window: int = 3,
+    margin: float = 0.1,
+) -> int:
+    """Decide who is who after each touching episode from motion continuity across the whole episode, and
+    rewrite the arrays in place (frames run forward in time; pass reversed views for a backward pass).
+
+    Each animal's state as it entered the episode (position, velocity) is bridged to each candidate exit state
+    by the least-acceleration path (:func:`bridge_cost`); the assignment of entries to exits with the least total
+    cost wins when it beats the tracker's own labelling by ``margin`` (a fraction of its cost). The columns of
+    ``position``, ``flags`` and ``others`` are then exchanged from the frame inside the episode where the
+    exchanged tracks were closest to the end of the arrays, and the episode's frames of the exchanged animals
+    are flagged ``corrected_flag``. Returns the number of corrections.
+    """
+    total, n = blob.shape
+    column = np.arange(n)  # where each tracker's data lives after the exchanges made so far
+    corrections = 0
+    for ep in merge_episodes(blob):
+        animals = column[list(ep.animals)]
+        entry, exit_ = ep.first - 1, ep.last + 1
+        if entry - window + 1 < 0 or exit_ + window > total:
+            continue
+        states_in = [_state(position[:, a], np.arange(entry, entry - window, -1)) for a in animals]
+        states_out = [_state(position[:, a], np.arange(exit_, exit_ + window)) for a in animals]
+        if any(s is None for s in states_in + states_out):
+            continue
+        p0 = np.array([s[0] for s in states_in])[:, None]
+        v0 = np.array([s[1] for s in states_in])[:, None]
+        p1 = np.array([s[0] for s in states_out])[None]
+        v1 = -np.array([s[1] for s in states_out])[None]  # exit velocity points away from the episode
+        # Square root per animal: one animal bursting or stopping is likelier than two changing pace at once.
+        cost = np.sqrt(bridge_cost(p0, v0, p1, v1, float(exit_ - entry)))
+        rows, cols = linear_sum_assignment(cost)
+        if np.array_equal(cols, rows) or cost[rows, cols].sum() > (1.0 - margin) * np.trace(cost):
+            continue
+        changed = rows != cols
+        moved, source = animals[rows[changed]], animals[cols[changed]]
+        inside = position[ep.first : exit_]
+        spread = np.linalg.norm(inside[:, moved] - inside[:, source], axis=2).sum(axis=1)
+        at = ep.first + int(np.nanargmin(spread)) if np.isfinite(spread).any() else exit_
+        for arr in (position, flags, *others):
+            arr[at:, moved] = arr[at:, source].copy()
+        flags[ep.first : exit_, moved] |= corrected_flag
+        relabel = np.arange(n)
+        relabel[source] = moved
+        column = relabel[column]
+        corrections += 1
+    return corrections

@@ -126,6 +126,7 @@ def load_checkpoint(path: Path) -> tuple[Checkpoint, str]:
         net = FeatureNet(int(payload["channels"]))
         net.load_state_dict(payload["state"])
     except Exception as err:  # any decoding failure means the file is not a usable checkpoint
-        raise InputError(f"{path}: corrupt or incompatible model checkpoint ({err}); re-run `udmt train`") from None
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"{path}: corrupt or incompatible model checkpoint ({reason}); re-run `udmt train`") from None
     net.eval()
     return Checkpoint(net, dict(payload.get("info", {}))), hashlib.sha256(data).hexdigest()

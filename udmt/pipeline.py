@@ -178,6 +178,7 @@ def train(run: Run, progress: Progress = SILENT) -> None:
         path = run.model_path(video["key"])
         if path.exists():
             continue
+        torch.set_num_threads(params.train_threads)  # float sums depend on it: same count, same model anywhere
         with VideoReader(video["path"]) as reader:
             scene = estimate_scene(reader, video["n_animals"], params, progress)
             net, report = train_feature_net(reader, scene, params, progress)
@@ -207,11 +208,17 @@ def run_task(run: Run, index: int, *, should_stop: Callable[[], bool] = lambda: 
     stop = min(task["stop"] + params.overlap_frames, video["n_frames"])
     initial = np.array(video["init_points"]) if video["init_points"] and task["start"] == 0 else None
     began = time.monotonic()
+    report_path = run.task_report_path(index)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(report_path, json.dumps({"task": index, "status": "running", "pid": os.getpid(), "started": time.time()}))
     torch.set_num_threads(1)  # chunks are the parallelism; one thread also makes results bit-reproducible
-    with VideoReader(video["path"]) as reader:
-        tracks = track_chunk(
-            reader, scene, checkpoint.net, params, task["start"], stop, initial=initial, should_stop=should_stop, progress=progress
-        )
+    try:
+        with VideoReader(video["path"]) as reader:
+            tracks = track_chunk(reader, scene, checkpoint.net, params, task["start"], stop, initial=initial,
+                                 should_stop=should_stop, progress=progress)
+    except Interrupted:
+        _atomic_write(report_path, json.dumps({"task": index, "status": "interrupted", "stopped": time.time()}))
+        raise
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, start=tracks.start, position=tracks.position, confidence=tracks.confidence, flags=tracks.flags,
@@ -219,11 +226,10 @@ def run_task(run: Run, index: int, *, should_stop: Callable[[], bool] = lambda: 
     tmp.replace(out)
     seconds = time.monotonic() - began
     frames = stop - task["start"]
-    report = {"task": index, "video": task["video"], "chunk": task["chunk"], "frames": frames,
+    report = {"task": index, "status": "done", "video": task["video"], "chunk": task["chunk"], "frames": frames,
               "seconds": round(seconds, 3), "fps": round(frames / max(seconds, 1e-9), 2),
               "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-    run.task_report_path(index).parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(run.task_report_path(index), json.dumps(report))
+    _atomic_write(report_path, json.dumps(report))
     return True
 
 
@@ -241,7 +247,7 @@ def stitch(run: Run, progress: Progress = SILENT) -> list[Path]:
         missing = [t["index"] for t in tasks if not run.chunk_path(video["key"], t["chunk"]).exists()]
         if missing:
             raise UdmtError(f"{video['path']}: tasks {missing} are not done; run them (`udmt run-task`) before stitching")
-        _, scene, checksum = _load_model(run, video["key"])
+        checkpoint, scene, checksum = _load_model(run, video["key"])
         final = Path(video["store"])
         tmp = final.with_name(f".{final.name}.partial")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -274,6 +280,7 @@ def stitch(run: Run, progress: Progress = SILENT) -> list[Path]:
         attrs = {
             "video_path": video["path"], "video_hash": video["hash"], "n_frames": video["n_frames"],
             "model_checksum": checksum, "params": run.manifest["params"], "scene": scene.to_attrs(),
+            "training": checkpoint.info.get("train", {}),
             "chunk_plan": [{"start": t["start"], "stop": t["stop"]} for t in tasks], "stitch_links": links,
             "qc": _qc_summary(totals, video["n_frames"] * n),
         }

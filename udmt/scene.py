@@ -7,6 +7,7 @@ animal. The model is estimated once per recording from frames sampled across the
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -131,6 +132,24 @@ def downscale(frame: np.ndarray, factor: int) -> np.ndarray:
     return blocks.astype(np.float32) * np.float32(1.0 / factor**2)
 
 
+def binary_opening(mask: np.ndarray, size: int) -> np.ndarray:
+    """``scipy.ndimage.binary_opening`` by a size×size square, as shifted ANDs then ORs of boolean planes:
+    several times faster for the small squares used here, and the same pixels (tests compare them)."""
+    h, w = mask.shape
+    centre = size // 2
+    padded = np.zeros((h + size, w + size), bool)
+    padded[centre : centre + h, centre : centre + w] = mask
+    eroded = np.ones((h, w), bool)
+    for dy, dx in itertools.product(range(size), repeat=2):
+        eroded &= padded[dy : dy + h, dx : dx + w]
+    padded[:] = False
+    padded[size - 1 - centre : size - 1 - centre + h, size - 1 - centre : size - 1 - centre + w] = eroded
+    opened = np.zeros((h, w), bool)
+    for dy, dx in itertools.product(range(size), repeat=2):
+        opened |= padded[dy : dy + h, dx : dx + w]
+    return opened
+
+
 def find_blobs(
     diff: np.ndarray, threshold: float, min_area: float, seed_threshold: float | None = None, opening: int = 1
 ) -> Blobs:
@@ -142,27 +161,29 @@ def find_blobs(
     """
     mask = diff > threshold
     if opening > 1:  # cut thin appendages (tails, legs) that would glue separate animals into one blob
-        mask = ndimage.binary_opening(mask, structure=np.ones((opening, opening), bool))
+        mask = binary_opening(mask, opening)
     labels, count = ndimage.label(mask)
     if count == 0:
         return Blobs(labels, np.zeros(0), np.zeros((0, 2)), [])
-    index = labels.ravel()
+    # Measure on the foreground pixels only: they are a few percent of the frame.
+    fy, fx = np.nonzero(labels)
+    index = labels[fy, fx]
+    evidence = diff[fy, fx]
     areas = np.bincount(index, minlength=count + 1)[1:].astype(np.float64)
     seed = 2.0 * threshold if seed_threshold is None else seed_threshold
     seeded = np.zeros(count + 1, dtype=bool)
-    seeded[labels[diff > seed]] = True
+    seeded[index[evidence > seed]] = True
     keep = np.flatnonzero((areas >= min_area) & seeded[1:])
     if len(keep) < count:
         remap = np.zeros(count + 1, dtype=np.int32)
         remap[keep + 1] = np.arange(1, len(keep) + 1, dtype=np.int32)
         labels = remap[labels]
-        index = labels.ravel()
+        index = remap[index]
         areas = areas[keep]
-    weights = np.clip(diff.ravel(), 0.0, None)
-    yy, xx = np.indices(diff.shape)
+    weights = np.clip(evidence, 0.0, None)
     total = np.bincount(index, weights, minlength=len(keep) + 1)[1:]
-    cx = np.bincount(index, weights * xx.ravel(), minlength=len(keep) + 1)[1:] / total
-    cy = np.bincount(index, weights * yy.ravel(), minlength=len(keep) + 1)[1:] / total
+    cx = np.bincount(index, weights * fx, minlength=len(keep) + 1)[1:] / total
+    cy = np.bincount(index, weights * fy, minlength=len(keep) + 1)[1:] / total
     slices = [s for s in ndimage.find_objects(labels) if s is not None]
     return Blobs(labels, areas, np.stack([cx, cy], axis=1), slices)
 

@@ -6,6 +6,11 @@ crop a search window around each animal's predicted position → feature net →
 matrix → refine each position on its blob (the centroid of a blob it owns alone, a k-means share of a blob it
 shares) → update each filter at the refined position, slowly while animals touch so a neighbour's appearance
 does not overwrite the model.
+
+After each pass over a chunk, every touching episode is judged as a whole (``identity.correct_episodes``): the
+frame-by-frame split of a shared blob cannot tell two animals apart while one crosses over the other, but the
+way each one entered and left the episode can. The filter maths runs in the C++ kernels (``udmt.kernels``);
+``reference=True`` runs the torch definition instead, and the tests hold the two to the same trajectories.
 """
 
 from __future__ import annotations
@@ -17,15 +22,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from udmt import identity
+from udmt import identity, kernels, model
 from udmt.errors import InputError, Interrupted
 from udmt.initialise import find_start
 from udmt.kernels import crop_resize
-from udmt.model import FeatureNet, dcf_detect, dcf_learn, gaussian_label, hann_window, network_input, shift_spectrum
+from udmt.model import FeatureNet, gaussian_label, hann_window, network_input, shift_spectrum
 from udmt.params import Params
 from udmt.progress import SILENT, Progress
 from udmt.scene import Observation, Scene, observe_working, working_luma
-from udmt.store import FLAG_LOST, FLAG_MERGED, FLAG_REFINED
+from udmt.store import FLAG_CORRECTED, FLAG_LOST, FLAG_MERGED, FLAG_REFINED
 from udmt.video import VideoReader
 
 
@@ -37,16 +42,18 @@ class FrameResult:
     position: np.ndarray  # (N, 2)
     confidence: np.ndarray  # (N,)
     flags: np.ndarray  # (N,) uint8
+    blob: np.ndarray  # (N,) index of the foreground blob each animal was placed on (identity.UNASSIGNED: none)
 
 
 @dataclass
 class _Filters:
-    """Each animal's running-average filter plus its anchor (first clean appearance), in the Fourier domain."""
+    """Each animal's running-average filter plus its anchor (first clean appearance), in the Fourier domain
+    (the state layout of ``udmt.kernels.dcf``)."""
 
-    num: torch.Tensor  # (N, C, M, M/2+1) complex
-    den: torch.Tensor  # (N, M, M/2+1)
-    anchor_num: torch.Tensor
-    anchor_den: torch.Tensor
+    num: np.ndarray  # (N, C, M, M/2+1) complex64
+    den: np.ndarray  # (N, M, M/2+1) float32
+    anchor_num: np.ndarray
+    anchor_den: np.ndarray
 
 
 @dataclass
@@ -55,6 +62,7 @@ class Tracker:
     net: FeatureNet
     params: Params
     position: np.ndarray  # (N, 2) working px
+    reference: bool = False  # filter maths in torch (udmt.model, the definition) instead of the C++ kernels
     velocity: np.ndarray = field(init=False)
     missing: np.ndarray = field(init=False)  # frames since each animal was last on a blob
 
@@ -70,38 +78,59 @@ class Tracker:
         self.cell = self.window_side / self.map_size  # working px per feature-map pixel
         self.cosine = hann_window(self.map_size)
         self.label_f = torch.fft.rfft2(gaussian_label(self.map_size, p.label_sigma * self.map_size))
+        self.label_np = self.label_f.numpy()
         self.background_u8 = np.clip(np.rint(self.scene.background), 0, 255).astype(np.uint8)
         self.filters: _Filters | None = None
 
     # -- features ---------------------------------------------------------------------------------------
-    def _features(self, obs: Observation, centres: np.ndarray) -> torch.Tensor:
+    def _features(self, obs: Observation, centres: np.ndarray) -> np.ndarray:
         centres32 = centres.astype(np.float32)
         sides = np.full(len(centres), self.window_side, dtype=np.float32)
         luma = crop_resize(obs.luma, centres32, sides, self.params.patch)
         floor = crop_resize(self.background_u8, centres32, sides, self.params.patch)
         inputs = network_input(luma, floor, self.scene.polarity, self.scene.threshold)
         with torch.no_grad():
-            return self.net(inputs) * self.cosine
+            return (self.net(inputs) * self.cosine).numpy()
 
-    def _learn(self, features: torch.Tensor, offsets: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Filters for animals at ``offsets`` (feature-map px from the window centre)."""
-        label_f = shift_spectrum(self.label_f, torch.from_numpy(offsets.astype(np.float32)), self.map_size)
-        return dcf_learn(features, label_f)
+    def _learn(self, features: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Filters for animals at ``offsets`` (feature-map px from the window centre).
+
+        The kernels learn against the centred label only; a label moved by δ is the centred one times a phase
+        ramp, so the numerator is the centred one times the conjugate ramp (the denominator does not change).
+        """
+        shift = torch.from_numpy(offsets.astype(np.float32))
+        if self.reference:
+            num, den = model.dcf_learn(torch.from_numpy(features), shift_spectrum(self.label_f, shift, self.map_size))
+            return num.numpy(), den.numpy()
+        num, den = kernels.dcf_learn(features, self.label_np)
+        ramp = shift_spectrum(torch.ones_like(self.label_f), shift, self.map_size).conj().resolve_conj().numpy()
+        return num * ramp[:, None], den
 
     # -- one frame --------------------------------------------------------------------------------------
     def start(self, obs: Observation) -> FrameResult:
         """Learn the first filters at the initial positions (the anchors of the template bank)."""
         features = self._features(obs, self.position)
         num, den = self._learn(features, np.zeros_like(self.position))
-        self.filters = _Filters(num, den, num.clone(), den.clone())
+        self.filters = _Filters(num, den, num.copy(), den.copy())
         n = len(self.position)
-        return FrameResult(obs.index, self.position.copy(), np.ones(n, np.float32), np.full(n, FLAG_REFINED, np.uint8))
+        flags, blob = np.full(n, FLAG_REFINED, np.uint8), np.full(n, identity.UNASSIGNED)
+        return FrameResult(obs.index, self.position.copy(), np.ones(n, np.float32), flags, blob)
 
-    def _respond(self, features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    def _respond(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Peak offset (feature px, sub-pixel) and peak-to-sidelobe ratio of each animal's filter bank."""
-        f, lam = self.filters, self.params.filter_lambda
-        response = 0.7 * dcf_detect(f.num, f.den, features, lam) + 0.3 * dcf_detect(f.anchor_num, f.anchor_den, features, lam)
-        return peak_and_psr(response.numpy())
+        f = self.filters
+        running, anchor = self._detect(f.num, f.den, features), self._detect(f.anchor_num, f.anchor_den, features)
+        return peak_and_psr(0.7 * running + 0.3 * anchor)
+
+    def _detect(self, num: np.ndarray, den: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """(N, M, M) response maps of one filter bank."""
+        lam = self.params.filter_lambda
+        if self.reference:
+            as_torch = map(torch.from_numpy, (num, den, features))
+            return model.dcf_detect(*as_torch, lam).numpy()
+        response = kernels.dcf_detect(num, den, features, lam, return_response=True).response
+        assert response is not None
+        return response
 
     def step(self, obs: Observation) -> FrameResult:
         assert self.filters is not None, "call start() first"
@@ -147,13 +176,13 @@ class Tracker:
         confidence = np.clip((psr - 3.0) / 12.0, 0.05, 1.0).astype(np.float32)
         confidence = np.where(flags == FLAG_REFINED, np.maximum(confidence, 0.9), confidence)
         confidence = np.where(lost, np.minimum(confidence, 0.2), confidence).astype(np.float32)
-        return FrameResult(obs.index, new.copy(), confidence, flags)
+        return FrameResult(obs.index, new.copy(), confidence, flags, owner)
 
-    def _update_filters(self, features: torch.Tensor, offsets: np.ndarray, flags: np.ndarray) -> None:
+    def _update_filters(self, features: np.ndarray, offsets: np.ndarray, flags: np.ndarray) -> None:
         """Running average (rate η); slower while touching, frozen while lost: aggregation over time."""
         f = self.filters
         rate = np.where(flags == FLAG_REFINED, 1.0, np.where(flags == FLAG_MERGED, 0.25, 0.0)) * self.params.filter_rate
-        eta = torch.from_numpy(rate.astype(np.float32))
+        eta = rate.astype(np.float32)
         num, den = self._learn(features, offsets)
         f.num = (1 - eta)[:, None, None, None] * f.num + eta[:, None, None, None] * num
         f.den = (1 - eta)[:, None, None] * f.den + eta[:, None, None] * den
@@ -175,12 +204,20 @@ def peak_and_psr(response: np.ndarray, exclude: int = 5) -> tuple[np.ndarray, np
     dx = parabolic(c, response[rows, py, (px - 1) % m], response[rows, py, (px + 1) % m])
     dy = parabolic(c, response[rows, (py - 1) % m, px], response[rows, (py + 1) % m, px])
     offset = np.stack([px + np.clip(dx, -0.5, 0.5) - m // 2, py + np.clip(dy, -0.5, 0.5) - m // 2], axis=1)
-    yy, xx = np.ogrid[:m, :m]
-    psr = np.empty(n)
-    for i in range(n):
-        side = (np.abs(yy - py[i]) > exclude) | (np.abs(xx - px[i]) > exclude)
-        lobe = response[i][side]
-        psr[i] = (c[i] - lobe.mean()) / (lobe.std() + 1e-9)
+    # Sidelobe = the map outside the (2·exclude+1)² square around the peak: its sums are the map's sums minus
+    # the square's, read off integral images (no per-animal loop).
+    r64 = response.astype(np.float64)
+    lo_y, hi_y = np.maximum(py - exclude, 0), np.minimum(py + exclude, m - 1) + 1
+    lo_x, hi_x = np.maximum(px - exclude, 0), np.minimum(px + exclude, m - 1) + 1
+    count = m * m - (hi_y - lo_y) * (hi_x - lo_x)
+    moments = []
+    for values in (r64, r64 * r64):
+        table = np.zeros((n, m + 1, m + 1))
+        table[:, 1:, 1:] = values.cumsum(axis=1).cumsum(axis=2)
+        square = table[rows, hi_y, hi_x] - table[rows, lo_y, hi_x] - table[rows, hi_y, lo_x] + table[rows, lo_y, lo_x]
+        moments.append((table[:, m, m] - square) / count)
+    mean, mean_sq = moments
+    psr = (c - mean) / (np.sqrt(np.maximum(mean_sq - mean * mean, 0.0)) + 1e-9)
     return offset, psr
 
 
@@ -215,23 +252,27 @@ def track_chunk(
     initial: np.ndarray | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     progress: Progress = SILENT,
+    reference: bool = False,
 ) -> ChunkTracks:
     """Track frames [start, stop): initialise at the cleanest frame near ``start`` (or at ``initial`` original-px
     positions on frame ``start``), forward to ``stop`` and backward to ``start``.
 
-    Only the frames before the initial frame are buffered (bounded by the overlap), so memory does not grow
+    ``reference`` runs the filter maths in torch (the definition) instead of the C++ kernels. Only the frames
+    before the initial frame are buffered (bounded by the overlap), so memory does not grow
     with the chunk.
     """
     n, total = scene.n_animals, stop - start
     position = np.full((total, n, 2), np.nan, np.float32)
     confidence = np.zeros((total, n), np.float32)
     flags = np.zeros((total, n), np.uint8)
+    blob = np.full((total, n), identity.UNASSIGNED, np.int32)
 
     def record(result: FrameResult) -> None:
         i = result.index - start
         position[i] = scene.to_original(result.position)
         confidence[i] = result.confidence
         flags[i] = result.flags
+        blob[i] = result.blob
 
     frames = reader.frames(start, stop)
     progress.start("tracking", total)
@@ -245,7 +286,7 @@ def track_chunk(
         first, placed = find_start(buffer, scene)
     at = first.index - start
     for direction in (-1, 1):  # backward over the buffer, then forward through the rest of the chunk
-        tracker = Tracker(scene, net, params, placed.copy())
+        tracker = Tracker(scene, net, params, placed.copy(), reference)
         if direction < 0:
             sequence: Iterable[Observation] = reversed(buffer[: at + 1])
         else:
@@ -256,5 +297,8 @@ def track_chunk(
                 raise Interrupted(f"stopped at frame {result.index}; completed chunks are kept, re-run to resume")
             record(result)
             progress.advance()
+        # The pass's frames in the order it tracked them, for the segment-level identity check.
+        done = slice(at, None, -1) if direction < 0 else slice(at, None)
+        identity.correct_episodes(position[done], blob[done], flags[done], FLAG_CORRECTED, (confidence[done],))
     progress.stop()
     return ChunkTracks(start, position, confidence, flags, first.index)

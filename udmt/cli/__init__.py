@@ -12,7 +12,7 @@ import sys
 from udmt.cli.app import app, run_app
 
 # Command modules register themselves on ``app`` when imported.
-from udmt.cli import commands_synth, commands_outputs, commands_track  # noqa: E402,F401  (registration)
+from udmt.cli import commands_outputs, commands_slurm, commands_synth, commands_track  # noqa: E402,F401  (registration)
 
 
 def main() -> None:

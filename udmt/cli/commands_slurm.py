@@ -9,7 +9,7 @@ import typer
 
 from udmt import pipeline
 from udmt.cli.app import app
-from udmt.cli.commands_track import Animals, ChunkFrames, Config, Init, Overlap, Seed, TrainSeconds, _params
+from udmt.cli.commands_track import Animals, ChunkFrames, Config, Init, Overlap, Seed, TrainSeconds, params_from_options
 from udmt.errors import UsageError
 from udmt.slurm import status as slurm_status
 from udmt.slurm import submit as slurm_submit
@@ -43,8 +43,12 @@ def submit(
     time: Annotated[Text, typer.Option("--time", "-t", help="Time limit per job, e.g. 02:00:00.")] = None,
     throttle: Annotated[Optional[int], typer.Option("--throttle", help="Most array tasks running at once.")] = None,
     container: Annotated[Optional[Path], typer.Option("--container", help="Run udmt inside this Apptainer image (.sif).")] = None,
-    signal_seconds: Annotated[Optional[int], typer.Option("--signal-seconds", help="Warn jobs this long before the time limit: they save their work and requeue (default 300).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan the run and write its scripts; print them and the sbatch commands, submit nothing.")] = False,
+    signal_seconds: Annotated[Optional[int], typer.Option(
+        "--signal-seconds", help="Warn jobs this long before the time limit: they save their work and requeue (default 300)."
+    )] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Plan the run and write its scripts; print them and the sbatch commands, submit nothing."
+    )] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Resubmit only what is unfinished in an existing run.")] = False,
 ) -> None:
     """Plan the run, write its job scripts into RUN/slurm/ and submit train → array → stitch with dependencies."""
@@ -52,7 +56,8 @@ def submit(
         runs = [*paths, *([out] if out else [])]
         if len(runs) != 1:
             raise UsageError("--resume takes one run directory: udmt slurm submit --resume RUN")
-        fixed = (animals, init, config, seed, train_seconds, chunk_frames, overlap, partition, gpus, cpus, mem, time, container, signal_seconds)
+        fixed = (animals, init, config, seed, train_seconds, chunk_frames, overlap,
+                 partition, gpus, cpus, mem, time, container, signal_seconds)  # fmt: skip
         if any(value is not None for value in fixed):
             raise UsageError("--resume reuses the run's plan and the scripts in RUN/slurm/: edit the scripts to change resources")
         prepared = slurm_submit.prepare_resume(runs[0].resolve(), throttle)
@@ -62,7 +67,8 @@ def submit(
         if container is not None and not container.is_file():
             raise UsageError(f"{container}: container image not found")
         resources = Resources(partition, gpus, cpus or 1, mem, time, throttle, signal_seconds or 300).validate()
-        run = pipeline.plan(paths, out, n_animals=animals, init=init, params=_params(config, seed, train_seconds, chunk_frames, overlap))
+        params = params_from_options(config, seed, train_seconds, chunk_frames, overlap)
+        run = pipeline.plan(paths, out, n_animals=animals, init=init, params=params)
         prepared = slurm_submit.prepare_new(run, resources, container)
     if not prepared.steps:
         typer.echo(f"{prepared.run_dir}: nothing left to do")

@@ -17,7 +17,7 @@ from udmt.params import Params, load_params
 Videos = Annotated[list[Path], typer.Argument(help="Video file(s): anything FFmpeg reads (mp4, avi, mkv, …).")]
 Animals = Annotated[Optional[int], typer.Option("-n", "--animals", help="Number of animals (automatic start).")]
 Init = Annotated[Optional[Path], typer.Option("--init", help="CSV of x,y first positions, one row per animal.")]
-Config = Annotated[Optional[Path], typer.Option("--config", help="TOML file of parameters ([udmt] table).")]
+Config = Annotated[Optional[Path], typer.Option("--config", help="TOML file of parameters (an \\[udmt] table of udmt.params.Params fields).")]
 Seed = Annotated[Optional[int], typer.Option("--seed", help="Seed of every random choice (default 0).")]
 TrainSeconds = Annotated[Optional[float], typer.Option("--train-seconds", help="Wall-clock budget of training.")]
 ChunkFrames = Annotated[Optional[int], typer.Option("--chunk-frames", help="Frames per chunk (multiple of 128).")]
@@ -26,7 +26,7 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (ba
 RunDir = Annotated[Path, typer.Argument(help="Run directory written by `udmt plan` or `udmt track`.")]
 
 
-def _params(config: Path | None, seed: int | None, train_seconds: float | None, chunk_frames: int | None,
+def params_from_options(config: Path | None, seed: int | None, train_seconds: float | None, chunk_frames: int | None,
             overlap: int | None, no_train: bool = False) -> Params:
     return load_params(config, seed=seed, train_seconds=train_seconds, chunk_frames=chunk_frames,
                        overlap_frames=overlap, train_steps=0 if no_train else None)
@@ -60,7 +60,7 @@ def track(
     Resumable: re-running the same command skips finished work. SIGTERM/SIGUSR1 stop cleanly with exit 75.
     """
     _check_device(device)
-    params = _params(config, seed, train_seconds, chunk_frames, overlap, no_train)
+    params = params_from_options(config, seed, train_seconds, chunk_frames, overlap, no_train)
     stores = pipeline.track(videos, out, n_animals=animals, init=init, params=params,
                             workers=workers or pipeline.default_workers(), progress=progress_for(quiet))
     for store in stores:
@@ -80,7 +80,7 @@ def plan(
     overlap: Overlap = None,
 ) -> None:
     """Write a run's manifest: videos, chunk plan, one task per (video, chunk). Prints the number of tasks."""
-    params = _params(config, seed, train_seconds, chunk_frames, overlap)
+    params = params_from_options(config, seed, train_seconds, chunk_frames, overlap)
     run = pipeline.plan(videos, out, n_animals=animals, init=init, params=params)
     typer.echo(f"{run.directory}: {len(run.tasks)} task(s)")
 

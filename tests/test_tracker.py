@@ -1,0 +1,153 @@
+"""Unit tests of the tracker: touching episodes and their segment-level correction, and the fast paths
+(C++ filter kernels, blob measurement, peak statistics) against their definitions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from udmt import identity
+from udmt.model import FeatureNet
+from udmt.params import Params
+from udmt.scene import binary_opening, estimate_scene
+from udmt.track import peak_and_psr, track_chunk
+from udmt.video import VideoReader
+from udmt.identity import UNASSIGNED, Episode
+from udmt.store import FLAG_CORRECTED, FLAG_MERGED
+
+T = 40
+TOUCH = slice(15, 25)  # frames 15..24 share one blob
+
+
+def _blobs(n: int, touching: tuple[int, ...]) -> np.ndarray:
+    """Blob ownership: every animal on its own blob, except ``touching`` sharing blob 99 during TOUCH."""
+    blob = np.tile(np.arange(n), (T, 1)).astype(np.int32)
+    blob[TOUCH, list(touching)] = 99
+    return blob
+
+
+def _burst_past_a_resting_animal() -> np.ndarray:
+    """Animal 0 rests at x = 100; animal 1 walks in from the right at 2 px/frame and bursts to 6 px/frame while
+    crossing it, leaving on the left. True positions (T, 2, 2)."""
+    t = np.arange(T, dtype=np.float64)
+    walker = np.where(t < 15, 140 - 2 * t, 110 - 6 * (t - 15))
+    pos = np.zeros((T, 2, 2))
+    pos[:, 0] = [100.0, 50.0]
+    pos[:, 0, 0] += 0.3 * t  # drifting slowly
+    pos[:, 1, 0] = walker
+    pos[:, 1, 1] = 50.0
+    return pos
+
+
+def _swap_from(pos: np.ndarray, frame: int, pair: tuple[int, int] = (0, 1)) -> np.ndarray:
+    """The tracks written by trackers fooled at ``frame``: the ``pair`` of columns exchanged from then on."""
+    out = pos.copy()
+    out[frame:, list(pair)] = out[frame:, list(pair[::-1])]
+    return out
+
+
+def test_merge_episodes_fuse_overlapping_groups_and_drop_open_ones() -> None:
+    blob = np.tile(np.arange(4), (12, 1)).astype(np.int32)
+    blob[2:5, [0, 1]] = 7  # 0 and 1 touch …
+    blob[4:7, [1, 2]] = 8  # … 1 moves on to 2 while 0 is still there: one episode of three animals
+    blob[5, 0] = UNASSIGNED  # a lost frame does not end the episode of the others
+    blob[10:, [2, 3]] = 9  # still touching at the end: no exit, no episode
+    assert identity.merge_episodes(blob) == [Episode((0, 1, 2), 2, 6)]
+
+
+def test_bridge_cost_is_zero_for_steady_motion_and_grows_with_a_turn() -> None:
+    p0, v = np.array([0.0, 0.0]), np.array([2.0, 1.0])
+    steady = identity.bridge_cost(p0, v, p0 + 10 * v, v, 10.0)
+    turned = identity.bridge_cost(p0, v, p0 + 10 * v, -v, 10.0)
+    assert abs(steady) < 1e-9 < turned
+
+
+def test_a_swap_inside_an_episode_is_undone_and_flagged() -> None:
+    truth = _burst_past_a_resting_animal()
+    tracked = _swap_from(truth, 20)
+    blob = _blobs(2, (0, 1))
+    flags = np.where(blob == 99, FLAG_MERGED, 0).astype(np.uint8)
+    confidence = np.tile(np.array([0.1, 0.9], np.float32), (T, 1))
+    assert identity.correct_episodes(tracked, blob, flags, FLAG_CORRECTED, (confidence,)) == 1
+    np.testing.assert_allclose(tracked[25:], truth[25:])  # apart again: right animal in each column
+    assert (flags[TOUCH] & FLAG_CORRECTED).all() and not (flags[25:] & FLAG_CORRECTED).any()
+    assert (confidence[25:, 0] == 0.9).all()  # the other arrays follow their animals
+
+
+def test_right_identities_are_left_alone() -> None:
+    truth = _burst_past_a_resting_animal()
+    tracked = truth.copy()
+    blob = _blobs(2, (0, 1))
+    flags = np.zeros((T, 2), np.uint8)
+    assert identity.correct_episodes(tracked, blob, flags, FLAG_CORRECTED) == 0
+    np.testing.assert_array_equal(tracked, truth)
+    assert not flags.any()
+
+
+def test_backward_pass_through_reversed_views() -> None:
+    """track_chunk hands the backward pass over as reversed views; the correction must land in the arrays."""
+    truth = _burst_past_a_resting_animal()[::-1].copy()  # the same story told backward in time
+    tracked = _swap_from(truth[::-1], 20)[::-1].copy()
+    blob = _blobs(2, (0, 1))
+    flags = np.zeros((T, 2), np.uint8)
+    done = slice(T - 1, None, -1)
+    assert identity.correct_episodes(tracked[done], blob[done], flags[done], FLAG_CORRECTED) == 1
+    np.testing.assert_allclose(tracked[:15], truth[:15])
+
+
+def test_later_episodes_follow_the_exchanged_columns() -> None:
+    """After a correction the trackers' data live in other columns; a later episode must find them there."""
+    truth = np.concatenate([_burst_past_a_resting_animal(), np.zeros((T, 1, 2))], axis=1)
+    truth[:, 2] = np.stack([2 + 0.2 * np.arange(T), np.full(T, 50.0)], axis=1)  # rests on the walker's path
+    tracked = _swap_from(_swap_from(truth, 20), 32, (0, 2))  # tracker 0, fooled onto the walker, is fooled again
+    blob = np.tile(np.arange(3), (T, 1)).astype(np.int32)
+    blob[TOUCH, [0, 1]] = 99
+    blob[29:35, [0, 2]] = 98  # the walker (tracker 0 by then) crosses animal 2 at frame ~32
+    flags = np.zeros((T, 3), np.uint8)
+    assert identity.correct_episodes(tracked, blob, flags, FLAG_CORRECTED) == 2
+    np.testing.assert_allclose(tracked[35:], truth[35:])
+
+
+# -- fast paths against their definitions ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [2, 3, 4])
+def test_binary_opening_matches_scipy(size: int) -> None:
+    rng = np.random.default_rng(size)
+    for _ in range(20):
+        mask = ndimage.binary_dilation(rng.random((37, 41)) > 0.93, iterations=int(rng.integers(1, 3)))
+        expected = ndimage.binary_opening(mask, structure=np.ones((size, size), bool))
+        np.testing.assert_array_equal(binary_opening(mask, size), expected)
+
+
+def test_peak_and_psr_matches_its_definition() -> None:
+    rng = np.random.default_rng(3)
+    response = rng.normal(size=(4, 32, 32)).astype(np.float32)
+    response[np.arange(4), [0, 5, 16, 31], [31, 16, 0, 7]] += 9.0  # peaks at the edges and inside
+    offset, psr = peak_and_psr(response, exclude=5)
+    for i in range(4):
+        py, px = np.unravel_index(np.argmax(response[i]), response[i].shape)
+        assert offset[i] == pytest.approx([px - 16, py - 16], abs=0.5)
+        yy, xx = np.ogrid[:32, :32]
+        lobe = response[i][(np.abs(yy - py) > 5) | (np.abs(xx - px) > 5)].astype(np.float64)
+        assert psr[i] == pytest.approx((response[i, py, px] - lobe.mean()) / lobe.std(), rel=1e-5)
+
+
+def test_kernel_filters_track_like_the_torch_reference(synth_video_factory: Callable[..., Path]) -> None:
+    """The C++ filter path and the torch definition give the same trajectories (an untrained net suffices)."""
+    scene_dir = synth_video_factory("mice", n_frames=24, n_animals=3, size=320)
+    params = Params(overlap_frames=8)
+    torch.manual_seed(0)
+    net = FeatureNet().eval()
+    with VideoReader(scene_dir / "video.mp4") as reader:
+        scene = estimate_scene(reader, 3, params)
+        fast = track_chunk(reader, scene, net, params, 0, reader.n_frames)
+        reference = track_chunk(reader, scene, net, params, 0, reader.n_frames, reference=True)
+    np.testing.assert_allclose(fast.position, reference.position, atol=1e-3)
+    np.testing.assert_allclose(fast.confidence, reference.confidence, atol=1e-4)  # PSR: the responses agree
+    np.testing.assert_array_equal(fast.flags, reference.flags)
