@@ -257,7 +257,7 @@ def stitch(run: Run, progress: Progress = SILENT) -> list[Path]:
                            time_chunk=params.time_chunk, attrs={}, overwrite=True)
         progress.start(f"stitching {Path(video['path']).name}", len(tasks))
         order = np.arange(n)  # global identity of each chunk-local track
-        links, previous, totals = [], None, np.zeros(4)
+        links, previous, totals = [], None, np.zeros(len(_QC_FLAGS) + 2)
         for t in tasks:
             chunk = _load_chunk(run.chunk_path(video["key"], t["chunk"]))
             if previous is not None:
@@ -279,6 +279,7 @@ def stitch(run: Run, progress: Progress = SILENT) -> list[Path]:
         progress.stop()
         attrs = {
             "video_path": video["path"], "video_hash": video["hash"], "n_frames": video["n_frames"],
+            "width": video["width"], "height": video["height"],
             "model_checksum": checksum, "params": run.manifest["params"], "scene": scene.to_attrs(),
             "training": checkpoint.info.get("train", {}),
             "chunk_plan": [{"start": t["start"], "stop": t["stop"]} for t in tasks], "stitch_links": links,
@@ -292,15 +293,21 @@ def stitch(run: Run, progress: Progress = SILENT) -> list[Path]:
     return written
 
 
+_QC_FLAGS = {"merged": store.FLAG_MERGED, "lost": store.FLAG_LOST, "corrected": store.FLAG_CORRECTED}
+
+
 def _qc_counts(flags: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-    return np.array([np.count_nonzero(flags & store.FLAG_MERGED), np.count_nonzero(flags & store.FLAG_LOST),
-                     np.count_nonzero(confidence < 0.5), float(confidence.sum())])
+    """Per-block counts that add up over chunks: flagged cells, low-confidence cells, summed confidence."""
+    flagged = [np.count_nonzero(flags & bit) for bit in _QC_FLAGS.values()]
+    return np.array([*flagged, np.count_nonzero(confidence < 0.5), float(confidence.sum())])
 
 
 def _qc_summary(totals: np.ndarray, cells: int) -> dict[str, float]:
-    merged, lost, low, conf = totals
-    return {"fraction_merged": round(merged / cells, 4), "fraction_lost": round(lost / cells, 4),
-            "fraction_low_confidence": round(low / cells, 4), "mean_confidence": round(conf / cells, 4)}
+    *flagged, low, conf = totals
+    summary = {f"fraction_{name}": round(count / cells, 4) for name, count in zip(_QC_FLAGS, flagged)}
+    summary.update(fraction_low_confidence=round(low / cells, 4), mean_confidence=round(conf / cells, 4),
+                   corrected_cells=int(flagged[2]))
+    return summary
 
 
 # ---------------------------------------------------------------------------------------------------------
