@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ class Params:
     filter_lambda: float = 1e-2
     filter_rate: float = 0.08  # running-average learning rate of the filter (η)
     label_sigma: float = 0.1  # Gaussian label width as a fraction of the feature map side
-    bank_size: int = 2  # templates kept besides the running average (first clean + recent)
     # training
     train_seconds: float = 90.0  # budget on the wall clock (a safety cap; train_steps normally ends training)
     train_threads: int = 2  # fixed, so that the trained model is the same on every machine
@@ -47,7 +46,6 @@ class Params:
     chunk_frames: int = 1024
     overlap_frames: int = 64
     time_chunk: int = 128  # zarr chunk along time; chunk_frames must be a multiple
-    tuned: tuple[str, ...] = field(default=())  # names of the values chosen by `tune`
 
     def replace(self, **changes: Any) -> Params:
         return dataclasses.replace(self, **changes)

@@ -55,7 +55,11 @@ class Run:
     @property
     def params(self) -> Params:
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in self.manifest["params"].items()}
-        return Params(**values)
+        try:
+            return Params(**values)
+        except TypeError:
+            raise UsageError(f"{self.directory}: planned by another udmt version ({self.manifest.get('udmt_version')});"
+                             " plan the run again in a new directory") from None
 
     @property
     def videos(self) -> list[dict[str, Any]]:
