@@ -60,3 +60,23 @@ def test_unknown_parameter_in_config(tmp_path: Path, video: Path, capsys) -> Non
     config.write_text("[udmt]\nsearch_scal = 2.0\n")
     assert run_app(["plan", str(video), "-n", "2", "-o", str(tmp_path / "r"), "--config", str(config)]) == EXIT_USAGE
     assert "search_scal" in _one_line_error(capsys)
+
+
+def test_a_second_process_on_the_same_output_is_refused(video: Path, tmp_path: Path) -> None:
+    """While one `udmt track` holds a run, another pointed at it exits 2 at once and changes nothing."""
+    import subprocess
+    import sys
+    import time
+
+    udmt = [sys.executable, "-c", "from udmt.cli import main; main()"]
+    out = tmp_path / "shared.zarr"
+    args = [*udmt, "track", str(video), "-n", "5", "-o", str(out), "--train-seconds", "30", "-q"]
+    first = subprocess.Popen(args)
+    lock = out.with_suffix(".udmt-run") / "run.lock"
+    deadline = time.monotonic() + 60
+    while not lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = subprocess.run(args, capture_output=True, text=True)
+    assert first.wait(timeout=300) == EXIT_OK
+    assert second.returncode == EXIT_USAGE, second.stderr
+    assert "another udmt process" in second.stderr

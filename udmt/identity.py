@@ -167,6 +167,7 @@ def correct_episodes(
     *,
     window: int = 3,
     margin: float = 0.1,
+    max_animals: int = 2,
 ) -> int:
     """Decide who is who after each touching episode from motion continuity across the whole episode, and
     rewrite the arrays in place (frames run forward in time; pass reversed views for a backward pass).
@@ -177,11 +178,17 @@ def correct_episodes(
     ``position``, ``flags`` and ``others`` are then exchanged from the frame inside the episode where the
     exchanged tracks were closest to the end of the arrays, and the episode's frames of the exchanged animals
     are flagged ``corrected_flag``. Returns the number of corrections.
+
+    Only episodes of at most ``max_animals`` are judged: in a pile of three or more, entry and exit motion
+    alone cannot rank the many labellings (measured: judging them added identity switches), so the
+    tracker's frame-by-frame labelling stands there.
     """
     total, n = blob.shape
     column = np.arange(n)  # where each tracker's data lives after the exchanges made so far
     corrections = 0
     for ep in merge_episodes(blob):
+        if len(ep.animals) > max_animals:
+            continue
         animals = column[list(ep.animals)]
         entry, exit_ = ep.first - 1, ep.last + 1
         if entry - window + 1 < 0 or exit_ + window > total:

@@ -8,13 +8,15 @@ A chunk's result appears by an atomic rename, which is also its "done" mark.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
 import shutil
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -165,6 +167,22 @@ def open_run(run_dir: Path) -> Run:
     return Run(Path(run_dir), manifest)
 
 
+@contextmanager
+def exclusive(lock: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock`` (created if needed) or refuse at once: two processes never work on the
+    same run, task or store at the same time."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(f"{what} is being processed by another udmt process; wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
@@ -177,6 +195,11 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def train(run: Run, progress: Progress = SILENT) -> None:
     """Scene model and feature net for every video of the run that has none yet."""
+    with exclusive(run.directory / "train.lock", f"training of {run.directory}"):
+        _train_locked(run, progress)
+
+
+def _train_locked(run: Run, progress: Progress) -> None:
     params = run.params
     for video in run.videos:
         path = run.model_path(video["key"])
@@ -202,6 +225,11 @@ def run_task(run: Run, index: int, *, should_stop: Callable[[], bool] = lambda: 
     """Track one (video, chunk); False when it was already done. Writes a per-task JSON report."""
     if not 0 <= index < len(run.tasks):
         raise UsageError(f"task {index} does not exist: this run has tasks 0–{len(run.tasks) - 1}")
+    with exclusive(run.directory / "tasks" / f"{index}.lock", f"task {index} of {run.directory}"):
+        return _run_task_locked(run, index, should_stop, progress)
+
+
+def _run_task_locked(run: Run, index: int, should_stop: Callable[[], bool], progress: Progress) -> bool:
     task = run.tasks[index]
     out = run.chunk_path(task["video"], task["chunk"])
     if out.exists():
@@ -244,6 +272,11 @@ def _load_chunk(path: Path) -> ChunkTracks:
 
 def stitch(run: Run, progress: Progress = SILENT) -> list[Path]:
     """Link chunk identities across overlaps and write each video's store (atomically, complete or absent)."""
+    with exclusive(run.directory / "stitch.lock", f"stitching of {run.directory}"):
+        return _stitch_locked(run, progress)
+
+
+def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
     params = run.params
     written = []
     for video in run.videos:
@@ -394,8 +427,9 @@ def track(
     stop = StopFlag()
     stop.install()
     run = plan(videos, out, n_animals=n_animals, init=init, params=params)
-    train(run, progress)
-    if stop.raised:
-        raise Interrupted("stopped by signal after training; re-run the same command to resume")
-    run_tasks(run, workers, stop, progress)
-    return stitch(run, progress)
+    with exclusive(run.directory / "run.lock", f"run {run.directory}"):
+        train(run, progress)
+        if stop.raised:
+            raise Interrupted("stopped by signal after training; re-run the same command to resume")
+        run_tasks(run, workers, stop, progress)
+        return stitch(run, progress)

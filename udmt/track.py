@@ -179,9 +179,13 @@ class Tracker:
         return FrameResult(obs.index, new.copy(), confidence, flags, owner)
 
     def _update_filters(self, features: np.ndarray, offsets: np.ndarray, flags: np.ndarray) -> None:
-        """Running average (rate η); slower while touching, frozen while lost: aggregation over time."""
+        """Running average (rate η); much slower while touching, frozen while lost: aggregation over time.
+
+        While animals pile up, the window around one holds mostly its neighbours, so a filter that kept learning
+        there would drift onto a neighbour over a long episode; a tenth of the rate keeps it on its own animal.
+        """
         f = self.filters
-        rate = np.where(flags == FLAG_REFINED, 1.0, np.where(flags == FLAG_MERGED, 0.25, 0.0)) * self.params.filter_rate
+        rate = np.where(flags == FLAG_REFINED, 1.0, np.where(flags == FLAG_MERGED, 0.1, 0.0)) * self.params.filter_rate
         eta = rate.astype(np.float32)
         num, den = self._learn(features, offsets)
         f.num = (1 - eta)[:, None, None, None] * f.num + eta[:, None, None, None] * num
