@@ -89,6 +89,19 @@ def test_right_identities_are_left_alone() -> None:
     assert not flags.any()
 
 
+def test_piles_of_three_are_left_to_the_tracker() -> None:
+    """Motion alone cannot rank the labellings of three or more animals; such episodes are not judged."""
+    truth = np.concatenate([_burst_past_a_resting_animal(), np.zeros((T, 1, 2))], axis=1)
+    truth[:, 2] = [100.0, 60.0]  # a third animal resting against the first
+    tracked = _swap_from(truth, 20)
+    blob = np.tile(np.arange(3), (T, 1)).astype(np.int32)
+    blob[TOUCH] = 99
+    flags = np.zeros((T, 3), np.uint8)
+    assert identity.correct_episodes(tracked, blob, flags, FLAG_CORRECTED, max_animals=2) == 0
+    assert identity.correct_episodes(tracked, blob, flags, FLAG_CORRECTED, max_animals=3) == 1
+    np.testing.assert_allclose(tracked[25:], truth[25:])
+
+
 def test_backward_pass_through_reversed_views() -> None:
     """track_chunk hands the backward pass over as reversed views; the correction must land in the arrays."""
     truth = _burst_past_a_resting_animal()[::-1].copy()  # the same story told backward in time

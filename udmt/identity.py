@@ -6,8 +6,8 @@ matrix. Animals sharing a blob are then separated by a weighted k-means started 
 the learned appearance model decides who is where while they touch.
 
 Where one animal crosses over another the pixels of the shared blob cannot say who is who, so each touching
-episode is also judged as a whole once the animals are apart again (:func:`correct_episodes`): the labelling
-that needs the least change of pace and heading to connect how each animal entered to how it left wins.
+episode of two animals is also judged as a whole once they are apart again (:func:`correct_episodes`): the
+labelling that needs the least change of pace and heading to connect how each animal entered to how it left wins.
 """
 
 from __future__ import annotations

@@ -7,10 +7,11 @@ matrix → refine each position on its blob (the centroid of a blob it owns alon
 shares) → update each filter at the refined position, slowly while animals touch so a neighbour's appearance
 does not overwrite the model.
 
-After each pass over a chunk, every touching episode is judged as a whole (``identity.correct_episodes``): the
-frame-by-frame split of a shared blob cannot tell two animals apart while one crosses over the other, but the
-way each one entered and left the episode can. The filter maths runs in the C++ kernels (``udmt.kernels``);
-``reference=True`` runs the torch definition instead, and the tests hold the two to the same trajectories.
+After each pass over a chunk, every touching episode of two animals is judged as a whole
+(``identity.correct_episodes``): the frame-by-frame split of a shared blob cannot tell two animals apart while
+one crosses over the other, but the way each one entered and left the episode can. The filter maths runs in the
+C++ kernels (``udmt.kernels``); ``reference=True`` runs the torch definition instead, and the tests hold the two
+to the same trajectories.
 """
 
 from __future__ import annotations
