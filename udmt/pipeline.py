@@ -77,6 +77,10 @@ class Run:
     def chunk_path(self, key: str, chunk: int) -> Path:
         return self.directory / "chunks" / key / f"{chunk:05d}.npz"
 
+    def task_done(self, task: dict[str, Any]) -> bool:
+        """A task is done when its chunk file exists: the atomic rename that writes it is the mark."""
+        return self.chunk_path(task["video"], task["chunk"]).exists()
+
     def task_report_path(self, index: int) -> Path:
         return self.directory / "tasks" / f"{index}.json"
 
@@ -231,17 +235,16 @@ def run_task(run: Run, index: int, *, should_stop: Callable[[], bool] = lambda: 
 
 def _run_task_locked(run: Run, index: int, should_stop: Callable[[], bool], progress: Progress) -> bool:
     task = run.tasks[index]
-    out = run.chunk_path(task["video"], task["chunk"])
-    if out.exists():
+    if run.task_done(task):
         return False
+    out = run.chunk_path(task["video"], task["chunk"])
     video = run.video(task["video"])
     checkpoint, scene, _ = _load_model(run, task["video"])
     params = run.params
     stop = min(task["stop"] + params.overlap_frames, video["n_frames"])
     initial = np.array(video["init_points"]) if video["init_points"] and task["start"] == 0 else None
     began = time.monotonic()
-    report_path = run.task_report_path(index)
-    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path = run.task_report_path(index)  # its folder exists: the task's lock lives there
     _atomic_write(report_path, json.dumps({"task": index, "status": "running", "pid": os.getpid(), "started": time.time()}))
     torch.set_num_threads(1)  # chunks are the parallelism; one thread also makes results bit-reproducible
     try:
@@ -281,7 +284,7 @@ def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
     written = []
     for video in run.videos:
         tasks = [t for t in run.tasks if t["video"] == video["key"]]
-        missing = [t["index"] for t in tasks if not run.chunk_path(video["key"], t["chunk"]).exists()]
+        missing = [t["index"] for t in tasks if not run.task_done(t)]
         if missing:
             raise UdmtError(f"{video['path']}: tasks {missing} are not done; run them (`udmt run-task`) before stitching")
         checkpoint, scene, checksum = _load_model(run, video["key"])
@@ -389,7 +392,7 @@ def default_workers() -> int:
 
 def run_tasks(run: Run, workers: int, stop: StopFlag, progress: Progress = SILENT) -> None:
     """Every unfinished task, in ``workers`` processes (in this process when 1)."""
-    pending = [t["index"] for t in run.tasks if not run.chunk_path(t["video"], t["chunk"]).exists()]
+    pending = [t["index"] for t in run.tasks if not run.task_done(t)]
     frames = {t["index"]: t["stop"] - t["start"] for t in run.tasks}
     progress.start(f"tracking {len(pending)} chunk(s) with {workers} worker(s)", sum(frames[i] for i in pending))
     if workers <= 1 or len(pending) <= 1:

@@ -95,7 +95,7 @@ def run_status(run_dir: Path) -> RunStatus:
         index = task["index"]
         job = _latest(submissions, "track", index)
         log = f"{LOG_DIR}/udmt-track_{job[0] if job else '?'}_{index}.out"
-        finished = run.chunk_path(task["video"], task["chunk"]).exists()  # the chunk's atomic rename marks it done
+        finished = run.task_done(task)
         tasks[index] = done if finished else _classify(job, states, log)
     return RunStatus(
         run_dir=run_dir,
