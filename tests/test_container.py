@@ -143,7 +143,7 @@ def test_track_inside_the_image_matches_track_outside(built_image: Path, tmp_pat
                    capture_output=True, timeout=300)
     n_animals = str(json.loads((scene / "meta.json").read_text())["n_animals"])
     # Training capped by steps, not by the wall clock, so both runs do the same work.
-    (tmp_path / "params.toml").write_text("[udmt]\ntrain_steps = 10\ntrain_seconds = 600.0\n")
+    (tmp_path / "params.toml").write_text("[udmt]\ntrain_steps = 10\nidentity_steps = 30\ntrain_seconds = 600.0\n")
     args = ["track", "scene/video.mp4", "-n", n_animals, "--config", "params.toml", "--seed", "0", "--quiet"]
     outside = subprocess.run([host_udmt(), *args, "-o", "outside.zarr"], cwd=tmp_path, capture_output=True,
                              text=True, timeout=300)

@@ -136,3 +136,36 @@ def test_batch_small_infeasible_and_invalid_are_reported(shape: tuple[int, int])
         kernels.linear_sum_assignment_batch(costs)
     with pytest.raises(ValueError, match="matrix 1 .*NaN or -inf"):
         kernels.linear_sum_assignment_batch(costs[3:])  # matrix 4 of the full stack
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 5, 9, 12, 16, 17])
+def test_batch_square_register_solver_matches_scipy(n: int) -> None:
+    """Square n <= 16 runs the AVX2 solver (one to four vectors of columns, partial last vector); 17 does not."""
+    rng = np.random.default_rng(100 + n)
+    costs = rng.uniform(-1e3, 1e3, (60, n, n))
+    costs[10:20] = rng.integers(0, 2, (10, n, n))  # ties everywhere
+    costs[20:30] = 7.0  # all equal
+    forbidden = rng.random((30, n, n)) < 0.35
+    np.einsum("bii->bi", forbidden)[:] = False  # the diagonal stays allowed: feasible
+    costs[30:] = np.where(forbidden, np.inf, costs[30:])
+    rows, cols = kernels.linear_sum_assignment_batch(costs)
+    assert rows.shape == cols.shape == (60, n)
+    for cost, r, c in zip(costs, rows, cols):
+        assert_optimal(cost, r, c)
+
+
+@pytest.mark.parametrize("n", [3, 10, 16])
+def test_square_register_solver_reports_infeasible_and_invalid(n: int) -> None:
+    cost = np.random.default_rng(n).uniform(0, 1, (n, n))
+    cost[:, n // 2] = np.inf  # a column no row may take
+    with pytest.raises(ValueError, match="infeasible"):
+        kernels.linear_sum_assignment(cost)
+    cost = np.random.default_rng(n).uniform(0, 1, (n, n))
+    cost[1:, :2] = np.inf
+    cost[0, 2:] = np.inf  # rows 1.. fight for n - 2 columns
+    with pytest.raises(ValueError, match="infeasible"):
+        kernels.linear_sum_assignment(cost)
+    cost[:] = 1.0
+    cost[n - 1, n - 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or -inf"):
+        kernels.linear_sum_assignment(cost)

@@ -45,6 +45,8 @@ def test_track_scores_and_store_is_a_movement_dataset(tracked: Path, mice: Path)
     assert np.isfinite(velocity.values).mean() > 0.95
     attrs = ds.attrs
     assert len(attrs["model_checksum"]) == 64 and attrs["video_hash"] and attrs["params"]["seed"] == 0
+    # Whether the animals' looks could be learned is recorded (here: too few global fragments in 300 frames).
+    assert attrs["identity_model"]["used"] == (attrs["identity_model"]["validation_accuracy"] >= 0.9)
 
 
 def test_positions_are_in_original_pixels(tracked: Path, mice: Path) -> None:

@@ -19,8 +19,8 @@ from udmt.store import read_tracks
 
 UDMT = [sys.executable, "-c", "from udmt.cli import main; main()"]
 # Step-bounded training (not time-bounded) so that every run trains the same model.
-CONFIG = "[udmt]\ntrain_steps = 15\ntrain_seconds = 600.0\nchunk_frames = 128\noverlap_frames = 32\n"
-ONE_CHUNK = "[udmt]\ntrain_steps = 15\ntrain_seconds = 600.0\n"
+CONFIG = "[udmt]\ntrain_steps = 15\nidentity_steps = 30\ntrain_seconds = 600.0\nchunk_frames = 128\noverlap_frames = 32\n"
+ONE_CHUNK = "[udmt]\ntrain_steps = 15\nidentity_steps = 30\ntrain_seconds = 600.0\n"
 
 
 def _track_args(video: Path, out: Path, config: Path) -> list[str]:

@@ -246,7 +246,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("recording")
     assert run_app(["synth", "mice", "-o", str(root / "synth"), "--frames", "240", "--size", "320", "-q"]) == EXIT_OK
     config = root / "fast.toml"
-    config.write_text("[udmt]\ntrain_steps = 20\ntrain_seconds = 3600\n")
+    config.write_text("[udmt]\ntrain_steps = 20\nidentity_steps = 30\ntrain_seconds = 3600\n")
     return root / "synth" / "video.mp4", config
 
 

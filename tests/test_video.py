@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
-from udmt.errors import InputError
+from udmt.errors import InputError, InputWarning
 from udmt.video import VideoReader, VideoWriter, content_hash, rgb_to_luma
 
 H, W, N = 72, 96, 48
@@ -181,3 +183,52 @@ def test_content_hash_is_cheap_and_stable(tmp_path: Path) -> None:
     assert content_hash(a) != content_hash(b)
     b.write_bytes(big.tobytes()[:-1])
     assert content_hash(a) != content_hash(b)
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.65, 0.8, 0.97])
+def test_readable_frames_of_a_cut_file_is_the_last_frame_that_decodes(bframe_video: Path, tmp_path: Path,
+                                                                      fraction: float) -> None:  # fmt: skip
+    """The demuxer counts packets, but the last packets of a cut file are often incomplete: decode to be exact."""
+    data = bframe_video.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * fraction)])
+    with VideoReader(bframe_video) as whole:
+        reference = [frame for _, frame in whole.frames()]
+    with pytest.warns(InputWarning, match="truncated or corrupt"):
+        with VideoReader(cut) as reader:
+            readable = reader.readable_frames
+            assert readable == reader.truncated_at < N
+            assert len(reader.frame_times()) >= readable  # the index may list packets that do not decode
+            np.testing.assert_array_equal(reader.read(readable - 1), reference[readable - 1])  # the last good one
+            with pytest.raises(InputError, match=f"frame {readable}"):
+                reader.read(readable)
+    with VideoReader(cut) as reader, pytest.warns(InputWarning):  # frame threads may drop a frame or two more
+        assert readable - 3 <= sum(1 for _ in reader.frames()) <= readable
+
+
+def test_an_intact_file_reads_all_frames_without_warning(bframe_video: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with VideoReader(bframe_video) as reader:
+            assert reader.readable_frames == N and reader.truncated_at is None
+            np.testing.assert_array_equal(reader.frame_times(), np.arange(N) / 25.0)
+
+
+def test_frame_times_follow_a_variable_frame_rate(tmp_path: Path) -> None:
+    stamps = [0, 40, 70, 130, 140, 200, 260, 275]  # ms, irregular
+    path = tmp_path / "vfr.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "gray"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        for t, ms in enumerate(stamps):
+            frame = av.VideoFrame.from_ndarray(_pattern(t), format="gray")
+            frame.pts, frame.time_base = ms, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    with VideoReader(path) as reader:
+        np.testing.assert_allclose(reader.frame_times(), np.array(stamps) / 1000.0)
+        for t in (5, 2, 7):  # frame-exact by index, whatever the spacing in time
+            np.testing.assert_array_equal(reader.read(t), _pattern(t))

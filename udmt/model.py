@@ -19,9 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from udmt.appearance import IdentityNet
 from udmt.errors import InputError
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: optional identity classifier
 IN_CHANNELS = 2  # luma, foreground evidence
 
 
@@ -95,16 +96,21 @@ def dcf_detect(num: torch.Tensor, den: torch.Tensor, features: torch.Tensor, lam
 
 @dataclass
 class Checkpoint:
-    """A trained feature net with what it was trained on; everything loads with ``weights_only=True``."""
+    """A trained feature net (and identity classifier, where one could be learned) with what they were trained
+    on; everything loads with ``weights_only=True``."""
 
     net: FeatureNet
     info: dict[str, Any]
+    identities: IdentityNet | None = None
 
     def save(self, path: Path) -> str:
         """Write atomically and return the sha256 of the file (recorded in the store)."""
         buffer = io.BytesIO()
-        state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-        torch.save({"version": CHECKPOINT_VERSION, "channels": self.net.channels, "state": state, "info": self.info}, buffer)
+        payload = {"version": CHECKPOINT_VERSION, "channels": self.net.channels, "state": _state(self.net),
+                   "info": self.info, "identities": None}
+        if self.identities is not None:
+            payload["identities"] = {"classes": len(self.identities.prototypes), "state": _state(self.identities)}
+        torch.save(payload, buffer)
         data = buffer.getvalue()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
@@ -125,8 +131,17 @@ def load_checkpoint(path: Path) -> tuple[Checkpoint, str]:
             raise ValueError(f"checkpoint version {payload.get('version')}")
         net = FeatureNet(int(payload["channels"]))
         net.load_state_dict(payload["state"])
+        identities = None
+        if payload.get("identities") is not None:
+            identities = IdentityNet(int(payload["identities"]["classes"]))
+            identities.load_state_dict(payload["identities"]["state"])
+            identities.eval()
     except Exception as err:  # any decoding failure means the file is not a usable checkpoint
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(f"{path}: corrupt or incompatible model checkpoint ({reason}); re-run `udmt train`") from None
     net.eval()
-    return Checkpoint(net, dict(payload.get("info", {}))), hashlib.sha256(data).hexdigest()
+    return Checkpoint(net, dict(payload.get("info", {})), identities), hashlib.sha256(data).hexdigest()
+
+
+def _state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}

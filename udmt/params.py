@@ -39,6 +39,8 @@ class Params:
     train_batch: int = 16
     train_cycle: tuple[int, ...] = (3, 6)  # frame offsets of the forward cycle t → t+a → t+b → t
     train_drop: float = 0.1  # fraction of worst samples dropped from each batch
+    identity_steps: int = 200  # optimiser steps of the identity classifier (0: identities by motion only)
+    identity_windows: int = 24  # stretches of the video searched for global fragments
     # identity and refinement
     max_speed: float = 1.0  # largest expected displacement per frame, in body lengths
     blob_min_fraction: float = 0.15  # blobs smaller than this fraction of one animal are noise

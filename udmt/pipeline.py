@@ -15,6 +15,7 @@ import resource
 import shutil
 import signal
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -28,8 +29,9 @@ import torch
 
 import udmt
 from udmt import store
-from udmt.errors import Interrupted, UdmtError, UsageError
+from udmt.errors import InputError, InputWarning, Interrupted, UdmtError, UsageError, writing
 from udmt.initialise import read_points
+from udmt.appearance import train_identity
 from udmt.model import Checkpoint, load_checkpoint
 from udmt.params import Params, params_to_toml
 from udmt.progress import SILENT, Progress
@@ -118,7 +120,11 @@ def plan(
     run_dir, stores = resolve_outputs([Path(v) for v in videos], Path(out))
     entries, tasks = [], []
     for i, (video, store_path) in enumerate(zip(videos, stores)):
-        with VideoReader(video) as reader:
+        with VideoReader(Path(video).resolve()) as reader:  # the path the later stages name in messages
+            digest = reader.content_hash()
+            store.check_replaceable(store_path, video_hash=digest)  # refuse before hours of work
+            readable = reader.readable_frames  # a file cut short is tracked up to where it ends
+            _check_length(reader.path, readable, params)
             points = read_points(init, reader.width, reader.height).tolist() if init else None
             count = len(points) if points is not None else int(n_animals)  # type: ignore[arg-type]
             if count < 1:
@@ -129,8 +135,9 @@ def plan(
                     "key": key,
                     "path": str(Path(video).resolve()),
                     "store": str(Path(store_path).resolve()),
-                    "hash": reader.content_hash(),
+                    "hash": digest,
                     "n_frames": reader.n_frames,
+                    "truncated_at": reader.truncated_at,
                     "fps": reader.fps,
                     "width": reader.width,
                     "height": reader.height,
@@ -138,7 +145,7 @@ def plan(
                     "init_points": points,
                 }
             )
-            for c, (start, stop) in enumerate(chunk_bounds(reader.n_frames, params)):
+            for c, (start, stop) in enumerate(chunk_bounds(readable, params)):
                 tasks.append({"index": len(tasks), "video": key, "chunk": c, "start": start, "stop": stop})
     manifest = {
         "version": MANIFEST_VERSION,
@@ -150,14 +157,31 @@ def plan(
     path = run_dir / MANIFEST
     if path.exists():
         existing = json.loads(path.read_text())
+        _check_version(run_dir, existing)
         if {k: existing.get(k) for k in ("params", "videos", "tasks")} != {k: manifest[k] for k in ("params", "videos", "tasks")}:
             raise UsageError(f"{run_dir} holds a different run (other videos or parameters); choose another output")
         return Run(run_dir, existing)
-    for sub in ("models", "chunks", "tasks", "logs"):
-        (run_dir / sub).mkdir(parents=True, exist_ok=True)
-    _atomic_write(run_dir / "params.toml", params_to_toml(params))
-    _atomic_write(path, json.dumps(manifest, indent=1))
+    with writing(run_dir):
+        for sub in ("models", "chunks", "tasks", "logs"):
+            (run_dir / sub).mkdir(parents=True, exist_ok=True)
+        _atomic_write(run_dir / "params.toml", params_to_toml(params))
+        _atomic_write(path, json.dumps(manifest, indent=1))
     return Run(run_dir, manifest)
+
+
+def _check_length(video: Path, frames: int, params: Params) -> None:
+    """Refuse a video too short for one training cycle (t → … → t + max(train_cycle)): nothing could be learned."""
+    need = max(params.train_cycle) + 1
+    if frames < need:
+        raise InputError(f"{video}: only {frames} readable frame(s); udmt needs at least {need} (one training cycle "
+                         f"spans {need} frames); give a longer recording")  # fmt: skip
+
+
+def _check_version(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a run planned by another udmt version: its finished chunks must not mix with this version's."""
+    if manifest.get("udmt_version") != udmt.__version__ or manifest.get("version") != MANIFEST_VERSION:
+        raise UsageError(f"{run_dir}: planned by udmt {manifest.get('udmt_version')}, this is udmt {udmt.__version__}; "
+                         "results of two versions must not mix: track into a new output")  # fmt: skip
 
 
 def open_run(run_dir: Path) -> Run:
@@ -168,6 +192,7 @@ def open_run(run_dir: Path) -> Run:
         raise UsageError(f"{run_dir}: not a udmt run directory (no {MANIFEST}); create it with `udmt plan`") from None
     except json.JSONDecodeError:
         raise UsageError(f"{path}: corrupt manifest; re-create the run with `udmt plan`") from None
+    _check_version(Path(run_dir), manifest)
     return Run(Path(run_dir), manifest)
 
 
@@ -199,7 +224,7 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def train(run: Run, progress: Progress = SILENT) -> None:
     """Scene model and feature net for every video of the run that has none yet."""
-    with exclusive(run.directory / "train.lock", f"training of {run.directory}"):
+    with writing(run.directory), exclusive(run.directory / "train.lock", f"training of {run.directory}"):
         _train_locked(run, progress)
 
 
@@ -213,8 +238,10 @@ def _train_locked(run: Run, progress: Progress) -> None:
         with VideoReader(video["path"]) as reader:
             scene = estimate_scene(reader, video["n_animals"], params, progress)
             net, report = train_feature_net(reader, scene, params, progress)
-        info = {"scene": scene.to_state(), "video_hash": video["hash"], "train": report.__dict__}
-        Checkpoint(net, info).save(path)
+            identities, identity_report = train_identity(reader, scene, params, progress)
+        info = {"scene": scene.to_state(), "video_hash": video["hash"], "train": report.__dict__,
+                "identity": identity_report.__dict__}
+        Checkpoint(net, info, identities).save(path)
 
 
 def _load_model(run: Run, key: str) -> tuple[Checkpoint, Scene, str]:
@@ -229,7 +256,7 @@ def run_task(run: Run, index: int, *, should_stop: Callable[[], bool] = lambda: 
     """Track one (video, chunk); False when it was already done. Writes a per-task JSON report."""
     if not 0 <= index < len(run.tasks):
         raise UsageError(f"task {index} does not exist: this run has tasks 0–{len(run.tasks) - 1}")
-    with exclusive(run.directory / "tasks" / f"{index}.lock", f"task {index} of {run.directory}"):
+    with writing(run.directory), exclusive(run.directory / "tasks" / f"{index}.lock", f"task {index} of {run.directory}"):
         return _run_task_locked(run, index, should_stop, progress)
 
 
@@ -250,15 +277,20 @@ def _run_task_locked(run: Run, index: int, should_stop: Callable[[], bool], prog
     try:
         with VideoReader(video["path"]) as reader:
             tracks = track_chunk(reader, scene, checkpoint.net, params, task["start"], stop, initial=initial,
-                                 should_stop=should_stop, progress=progress)
+                                 identities=checkpoint.identities, should_stop=should_stop, progress=progress)
     except Interrupted:
         _atomic_write(report_path, json.dumps({"task": index, "status": "interrupted", "stopped": time.time()}))
         raise
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, start=tracks.start, position=tracks.position, confidence=tracks.confidence, flags=tracks.flags,
-             start_frame=tracks.start_frame)
-    tmp.replace(out)
+    identified = {} if tracks.start_identity is None else {"start_identity": tracks.start_identity}
+    try:
+        np.savez(tmp, start=tracks.start, position=tracks.position, confidence=tracks.confidence, flags=tracks.flags,
+                 start_frame=tracks.start_frame, identity_changes=tracks.identity_changes,
+                 identity_votes=np.array(tracks.identity_votes), **identified)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)  # only left when the write failed (e.g. disk full)
     seconds = time.monotonic() - began
     frames = stop - task["start"]
     report = {"task": index, "status": "done", "video": task["video"], "chunk": task["chunk"], "frames": frames,
@@ -270,12 +302,15 @@ def _run_task_locked(run: Run, index: int, should_stop: Callable[[], bool], prog
 
 def _load_chunk(path: Path) -> ChunkTracks:
     with np.load(path) as data:
-        return ChunkTracks(int(data["start"]), data["position"], data["confidence"], data["flags"], int(data["start_frame"]))
+        start_identity = data["start_identity"] if "start_identity" in data else None
+        return ChunkTracks(int(data["start"]), data["position"], data["confidence"], data["flags"],
+                           int(data["start_frame"]), start_identity, int(data["identity_changes"]),
+                           tuple(int(v) for v in data["identity_votes"]))
 
 
 def stitch(run: Run, progress: Progress = SILENT) -> list[Path]:
     """Link chunk identities across overlaps and write each video's store (atomically, complete or absent)."""
-    with exclusive(run.directory / "stitch.lock", f"stitching of {run.directory}"):
+    with writing(run.directory), exclusive(run.directory / "stitch.lock", f"stitching of {run.directory}"):
         return _stitch_locked(run, progress)
 
 
@@ -293,25 +328,35 @@ def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         n = video["n_animals"]
         names = [f"animal_{i}" for i in range(n)]
+        with VideoReader(video["path"]) as reader:  # the video's own clock (exact for variable frame rate)
+            times = reader.frame_times()[: video["n_frames"]]
         store.create_store(tmp, n_frames=video["n_frames"], individuals=names, fps=video["fps"],
-                           time_chunk=params.time_chunk, attrs={}, overwrite=True)
+                           time_chunk=params.time_chunk, attrs={}, overwrite=True, times=times)
         progress.start(f"stitching {Path(video['path']).name}", len(tasks))
-        order = np.arange(n)  # global identity of each chunk-local track
-        links, previous, totals = [], None, np.zeros(len(_QC_FLAGS) + 2)
+        order = np.arange(n)  # output animal of each chunk column
+        links, previous, totals, changes, votes = [], None, np.zeros(len(_QC_FLAGS) + 2), 0, np.zeros(2, int)
         for t in tasks:
             chunk = _load_chunk(run.chunk_path(video["key"], t["chunk"]))
+            changes += chunk.identity_changes
+            votes += chunk.identity_votes
+            if previous is None and chunk.start_identity is not None:
+                order[chunk.start_identity] = np.arange(n)  # the first chunk's initial tracks name the animals
             if previous is not None:
                 link = link_chunks(previous, chunk, scene.body_length)
-                order = order[link.previous_of]  # global identity of each of this chunk's tracks
+                identified = chunk.start_identity is not None  # columns are learned identities: no relinking
+                if not identified:
+                    order = order[link.previous_of]
                 links.append({"frame": t["start"], "cost_px": link.cost.tolist(), "margin": link.margin.tolist(),
-                              "low_margin": bool(link.low_margin)})
-            keep = t["stop"] - t["start"]
+                              "low_margin": bool(link.low_margin),
+                              "overlap_agrees": bool((link.previous_of == np.arange(n)).all()) if identified else None})
+            keep = (video["n_frames"] if t is tasks[-1] else t["stop"]) - t["start"]  # last: to the video's end
+            rows = min(keep, len(chunk.position))  # fewer after the damage of a truncated video
             position = np.full((keep, n, 2), np.nan, np.float32)
             confidence = np.zeros((keep, n), np.float32)
             flags = np.zeros((keep, n), np.uint8)
-            position[:, order] = chunk.position[:keep]
-            confidence[:, order] = chunk.confidence[:keep]
-            flags[:, order] = chunk.flags[:keep]
+            position[:rows, order] = chunk.position[:rows]
+            confidence[:rows, order] = chunk.confidence[:rows]
+            flags[:rows, order] = chunk.flags[:rows]
             store.write_block(tmp, t["start"], position, confidence, flags)
             totals += _qc_counts(flags, confidence)
             previous = chunk
@@ -319,14 +364,17 @@ def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
         progress.stop()
         attrs = {
             "video_path": video["path"], "video_hash": video["hash"], "n_frames": video["n_frames"],
-            "width": video["width"], "height": video["height"],
+            "width": video["width"], "height": video["height"], "video_truncated_at": video["truncated_at"],
             "model_checksum": checksum, "params": run.manifest["params"], "scene": scene.to_attrs(),
-            "training": checkpoint.info.get("train", {}),
+            "training": checkpoint.info.get("train", {}), "identity_model": checkpoint.info.get("identity", {}),
             "chunk_plan": [{"start": t["start"], "stop": t["stop"]} for t in tasks], "stitch_links": links,
-            "qc": _qc_summary(totals, video["n_frames"] * n),
+            "qc": {**_qc_summary(totals, video["n_frames"] * n), "identity_changes": changes,
+                   # unsupervised identity quality: how often a crop's likeliest identity is the one it was given
+                   "identity_agreement": round(votes[0] / votes[1], 4) if votes[1] else None},
         }
         store.update_attrs(tmp, **attrs)
         if final.exists():
+            store.check_replaceable(final, video_hash=video["hash"])  # never delete another video's result
             shutil.rmtree(final)
         tmp.replace(final)
         written.append(final)
@@ -373,6 +421,7 @@ class StopFlag:
 
 def _worker_init() -> None:
     torch.set_num_threads(1)
+    warnings.simplefilter("ignore", InputWarning)  # damaged inputs were reported once, when the run was planned
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 

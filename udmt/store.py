@@ -36,6 +36,9 @@ FLAG_NAMES: dict[int, str] = {
     FLAG_LOST: "lost",
 }
 
+#: Layout version written into every store; a reader refuses newer layouts instead of misreading them.
+STORE_FORMAT = 1
+
 _COMPRESSORS = (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),)  # fastest lossless codec here
 
 
@@ -86,10 +89,13 @@ def create_store(
     time_chunk: int,
     attrs: dict[str, Any],
     overwrite: bool = False,
+    times: np.ndarray | None = None,
 ) -> None:
     """Create an empty (NaN-filled) store for ``n_frames`` frames of ``individuals``.
 
     The time chunk should equal (or divide) the processing chunk so that each worker owns whole zarr chunks.
+    ``times`` are the frames' presentation times in seconds (a variable-frame-rate video's own clock); frames
+    past its end (a truncated video) and stores without it continue at ``1 / fps``.
     """
     path = Path(path)
     if n_frames < 1 or time_chunk < 1:
@@ -110,6 +116,7 @@ def create_store(
             "fps": float(fps),
             "time_unit": "seconds",
             "udmt_version": __version__,
+            "store_format": STORE_FORMAT,
         }
     )
 
@@ -128,11 +135,20 @@ def create_store(
     array("confidence", (n_frames, 1, n), ("time", "keypoints", "individuals"), "float32", np.nan)
     array("flags", (n_frames, n), ("time", "individuals"), "uint8", 0)
     time = group.create_array("time", shape=(n_frames,), dtype="float64", dimension_names=("time",))
-    time[:] = np.arange(n_frames, dtype=np.float64) / float(fps)
+    time[:] = _frame_times(path, n_frames, fps, times)
     for name, values in (("space", ["x", "y"]), ("keypoints", ["centroid"]), ("individuals", list(individuals))):
         coord = group.create_array(name, shape=(len(values),), dtype=str, dimension_names=(name,))
         coord[:] = np.array(values)
     _consolidate(path)
+
+
+def _frame_times(path: Path, n_frames: int, fps: float, times: np.ndarray | None) -> np.ndarray:
+    """The time coordinate: ``times`` where given, continued at ``1 / fps`` to ``n_frames``."""
+    given = np.zeros(0) if times is None else np.asarray(times, np.float64)
+    if given.ndim != 1 or len(given) > n_frames or not np.isfinite(given).all() or np.any(np.diff(given) <= 0):
+        raise UsageError(f"{path}: frame times must be at most {n_frames} finite, increasing seconds")
+    start = given[-1] + 1.0 / fps if len(given) else 0.0
+    return np.concatenate([given, start + np.arange(n_frames - len(given), dtype=np.float64) / float(fps)])
 
 
 def _open_group(path: Path, mode: str) -> zarr.Group:
@@ -148,7 +164,36 @@ def _open_group(path: Path, mode: str) -> zarr.Group:
         is_udmt = False
     if not is_udmt:
         raise InputError(f"{path} is not a udmt store (zarr v3); give the .zarr store written by `udmt track`")
+    layout = group.attrs.get("store_format", 1)  # stores from before the field existed have layout 1
+    if not isinstance(layout, int) or layout > STORE_FORMAT:
+        raise InputError(f"{path}: written by udmt {group.attrs.get('udmt_version')} in store format {layout}; this "
+                         f"udmt ({__version__}) reads formats up to {STORE_FORMAT}: upgrade udmt")  # fmt: skip
     return group
+
+
+def check_tracked_from(path: str | Path, video: str | Path, video_hash: str) -> None:
+    """Refuse to pair a store with a video it was not tracked from (its recorded content hash differs)."""
+    attrs = read_attrs(path)
+    if attrs.get("video_hash") not in (None, video_hash):
+        raise InputError(f"{path} was tracked from {attrs.get('video_path')}, not from {video}; give "
+                         "the video the store was tracked from")  # fmt: skip
+
+
+def check_replaceable(path: str | Path, *, video_hash: str) -> None:
+    """Refuse to replace ``path`` unless it is absent or a udmt store of the same video (a redo of that result).
+
+    Anything else there (another video's result, a foreign folder, a file) is someone's data: never delete it.
+    """
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    try:
+        attrs = read_attrs(path)
+    except InputError:
+        raise UsageError(f"{path} exists and is not a udmt store; choose another output (-o) or move it away") from None
+    if attrs.get("video_hash") != video_hash:
+        raise UsageError(f"{path} holds the result for another video ({attrs.get('video_path')}); choose another "
+                         "output (-o) or move it away")  # fmt: skip
 
 
 def write_block(

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from udmt import identity, kernels, model
+from udmt import identity, kernels, model, reidentify
+from udmt.appearance import CropRecorder, IdentityNet
 from udmt.errors import InputError, Interrupted
 from udmt.initialise import find_start
 from udmt.kernels import crop_resize
@@ -226,24 +227,32 @@ def peak_and_psr(response: np.ndarray, exclude: int = 5) -> tuple[np.ndarray, np
     return offset, psr
 
 
-def run_tracker(tracker: Tracker, observations: Iterable[Observation]) -> Iterator[FrameResult]:
-    """Start on the first observation, then step through the rest."""
+def run_tracker(tracker: Tracker, observations: Iterable[Observation]) -> Iterator[tuple[Observation, FrameResult]]:
+    """Start on the first observation, then step through the rest; yields each observation with its result."""
     it = iter(observations)
     first = next(it)
-    yield tracker.start(first)
+    yield first, tracker.start(first)
     for obs in it:
-        yield tracker.step(obs)
+        yield obs, tracker.step(obs)
 
 
 @dataclass
 class ChunkTracks:
-    """Chunk-local tracks over frames [start, start + len): identities are the chunk's own until stitched."""
+    """Chunk-local tracks over frames [start, start + len).
+
+    Without an identity classifier, the columns are the chunk's own tracks until stitched; with one, column k is
+    identity k of the classifier and ``start_identity`` names the identity of each track the tracker started
+    with (in the order of the initial positions), so the first chunk fixes the output's animal order.
+    """
 
     start: int
     position: np.ndarray  # (T, N, 2) original px
     confidence: np.ndarray  # (T, N)
     flags: np.ndarray  # (T, N)
     start_frame: int  # where the tracker was initialised
+    start_identity: np.ndarray | None = None  # (N,) identity of each initial track; None: not identified
+    identity_changes: int = 0  # segments the classifier moved to another identity than the tracker's
+    identity_votes: tuple[int, int] = (0, 0)  # crops whose likeliest identity is the one they were given, of all
 
 
 def track_chunk(
@@ -255,12 +264,14 @@ def track_chunk(
     stop: int,
     *,
     initial: np.ndarray | None = None,
+    identities: IdentityNet | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     progress: Progress = SILENT,
     reference: bool = False,
 ) -> ChunkTracks:
     """Track frames [start, stop): initialise at the cleanest frame near ``start`` (or at ``initial`` original-px
-    positions on frame ``start``), forward to ``stop`` and backward to ``start``.
+    positions on frame ``start``), forward to ``stop`` and backward to ``start``; then, with an identity
+    classifier, relabel the tracks by the animals' looks (``udmt.reidentify``).
 
     ``reference`` runs the filter maths in torch (the definition) instead of the C++ kernels. Only the frames
     before the initial frame are buffered (bounded by the overlap), so memory does not grow
@@ -271,20 +282,31 @@ def track_chunk(
     confidence = np.zeros((total, n), np.float32)
     flags = np.zeros((total, n), np.uint8)
     blob = np.full((total, n), identity.UNASSIGNED, np.int32)
+    crops = CropRecorder(scene, start, total) if identities is not None else None
 
-    def record(result: FrameResult) -> None:
+    originals: dict[int, np.ndarray] = {}  # decoded frames, for the identity crops (the buffer's, and the latest)
+
+    def observed(pairs: Iterable[tuple[int, np.ndarray]]) -> Iterator[Observation]:
+        for i, f in pairs:
+            originals[i] = f
+            yield observe_working(i, working_luma(f, scene), scene, params)
+
+    def record(obs: Observation, result: FrameResult) -> None:
         i = result.index - start
         position[i] = scene.to_original(result.position)
         confidence[i] = result.confidence
         flags[i] = result.flags
         blob[i] = result.blob
+        if crops is not None:
+            crops.record(originals[obs.index], obs, result.blob)
 
     frames = reader.frames(start, stop)
     progress.start("tracking", total)
     lookahead = min(total, max(params.overlap_frames, 32))
-    buffer = [observe_working(i, working_luma(f, scene), scene, params) for i, f in itertools.islice(frames, lookahead)]
+    buffer = list(observed(itertools.islice(frames, lookahead)))
     if not buffer:
         raise InputError(f"{reader.path}: no decodable frames in [{start}, {stop})")
+    buffered = buffer[-1].index
     if initial is not None:
         first, placed = buffer[0], (np.asarray(initial, np.float64) + 0.5) / scene.factor - 0.5
     else:
@@ -295,15 +317,45 @@ def track_chunk(
         if direction < 0:
             sequence: Iterable[Observation] = reversed(buffer[: at + 1])
         else:
-            rest = (observe_working(i, working_luma(f, scene), scene, params) for i, f in frames)
-            sequence = itertools.chain(buffer[at:], rest)
-        for result in run_tracker(tracker, sequence):
+            sequence = itertools.chain(buffer[at:], observed(frames))
+        for obs, result in run_tracker(tracker, sequence):
             if should_stop():
                 raise Interrupted(f"stopped at frame {result.index}; completed chunks are kept, re-run to resume")
-            record(result)
+            record(obs, result)
             progress.advance()
+            if obs.index > buffered:
+                del originals[obs.index]
         # The pass's frames in the order it tracked them, for the segment-level identity check.
         done = slice(at, None, -1) if direction < 0 else slice(at, None)
-        identity.correct_episodes(position[done], blob[done], flags[done], FLAG_CORRECTED, (confidence[done],))
+        others = (confidence[done],) if crops is None else (confidence[done], crops.index[done])
+        identity.correct_episodes(position[done], blob[done], flags[done], FLAG_CORRECTED, others)
     progress.stop()
-    return ChunkTracks(start, position, confidence, flags, first.index)
+    tracks = ChunkTracks(start, position, confidence, flags, first.index)
+    if identities is None or crops is None:
+        return tracks
+    return _reidentify(tracks, crops.evidence(identities), at)
+
+
+def _identity_at(segments: list[reidentify.Segment], track: int, t: int) -> int:
+    """Identity given to ``track`` at frame ``t``, a start frame (clear for every track: ``Tracker.start``)."""
+    return next(s.identity for s in segments if s.track == track and s.first <= t < s.stop)
+
+
+MAX_INTERPOLATED_GAP = 15  # frames; longer gaps stay unknown (NaN)
+
+
+def _reidentify(tracks: ChunkTracks, evidence: np.ndarray, at: int) -> ChunkTracks:
+    """The chunk with one column per learned identity (see ``udmt.reidentify``)."""
+    total, n = tracks.flags.shape
+    segments, touches = reidentify.segments_of(tracks.flags, evidence, tracks.position)
+    reidentify.name_segments(segments, evidence.shape[2], total)
+    seen = np.isfinite(evidence).all(axis=2)
+    vote = np.where(seen, np.nan_to_num(evidence).argmax(axis=2), -1)
+    columns = {"position": (tracks.position, np.nan), "confidence": (tracks.confidence, 0.0), "vote": (vote, -1)}
+    out, flags, changes = reidentify.relabel(segments, touches, columns, tracks.flags, FLAG_CORRECTED)
+    start_identity = np.array([_identity_at(segments, j, at) for j in range(n)])
+    reidentify.fill_gaps(out["position"], out["confidence"], flags, max_gap=MAX_INTERPOLATED_GAP)
+    votes = out["vote"] >= 0
+    agreeing = int((out["vote"] == np.arange(n)[None]).sum())
+    return ChunkTracks(tracks.start, out["position"], out["confidence"], flags, tracks.start_frame, start_identity,
+                       changes, (agreeing, int(votes.sum())))

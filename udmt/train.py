@@ -134,6 +134,16 @@ def consistency_losses(
     return loss + (back - target0).pow(2).mean(dim=(1, 2))
 
 
+MIN_STEPS = 50
+
+
+def step_budget(n_frames: int, params: Params) -> int:
+    """Optimiser steps for a video of ``n_frames``: one per three frames, at least MIN_STEPS, at most
+    ``params.train_steps``. A short clip offers few distinct training windows, and more steps on them only
+    overfit; it should not cost minutes of training before seconds of tracking."""
+    return min(params.train_steps, max(MIN_STEPS, n_frames // 3))
+
+
 def train_feature_net(
     reader: VideoReader, scene: Scene, params: Params, progress: Progress = SILENT
 ) -> tuple[FeatureNet, TrainReport]:
@@ -150,12 +160,13 @@ def train_feature_net(
     label_f = torch.fft.rfft2(gaussian_label(map_size, params.label_sigma * map_size))
     optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
     keep = max(1, int(round(params.train_batch * (1 - params.train_drop))))
+    steps = step_budget(reader.n_frames, params)
     began = time.monotonic()
     first = last = float("nan")
     step = 0
-    progress.start("training", params.train_steps)
+    progress.start("training", steps)
     net.train()
-    while step < params.train_steps and time.monotonic() - began < params.train_seconds:
+    while step < steps and time.monotonic() - began < params.train_seconds:
         inputs, start, later = batcher.draw(params.train_batch)
         losses = consistency_losses(net, inputs, start, later, label_f, params.filter_lambda)
         loss = torch.sort(losses).values[:keep].mean()  # drop the worst samples (occlusions)

@@ -24,7 +24,7 @@ import av
 import av.error
 import numpy as np
 
-from udmt.errors import InputError, UsageError
+from udmt.errors import InputError, InputWarning, UsageError
 
 #: Containers whose stream header states a frame count that matches the decodable frames.
 _COUNTED_FORMATS = ("mov", "mp4", "avi")
@@ -35,6 +35,8 @@ _PACKED_RGB = {
     "rgb0": (4, 0, 1, 2), "bgr0": (4, 2, 1, 0), "0rgb": (4, 1, 2, 3), "0bgr": (4, 3, 2, 1),
 }  # fmt: skip
 _HASH_SPAN = 1 << 20
+#: Frames decoded at the end of a truncated file to find its last good frame (a few GOPs; well under a second).
+_TAIL_FRAMES = 64
 
 
 def rgb_to_luma(rgb: np.ndarray) -> np.ndarray:
@@ -76,12 +78,19 @@ def _open_container(path: Path) -> av.container.InputContainer:
         raise InputError(f"{path}: empty file (0 bytes); the recording was not written, re-copy or re-record it")
     try:
         container = av.open(str(path), mode="r")
-    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: not a readable video ({err.__class__.__name__}: {err}); "
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as err:
+        reason = str(err).splitlines()[0] if str(err).strip() else ""
+        raise InputError(f"{path}: not a readable video ({err.__class__.__name__}: {reason}); "
                          "convert it with ffmpeg or check that the file is complete") from None  # fmt: skip
-    if not container.streams.video:
+    streams = container.streams.video
+    if not streams:
         container.close()
         raise InputError(f"{path}: contains no video stream")
+    context = streams[0].codec_context
+    if context is None or context.width <= 0 or context.height <= 0:
+        container.close()
+        raise InputError(f"{path}: its video stream has no decoder or no frame size (damaged header or "
+                         "unsupported codec); re-encode it with ffmpeg")  # fmt: skip
     return container
 
 
@@ -105,8 +114,10 @@ class VideoReader:
             raise InputError(f"{self.path}: the video stream states no frame rate; remux it with ffmpeg -r FPS")
         self.fps: float = float(rate)
         self.truncated_at: int | None = None
+        self._warned = False
         self._stated = stream.frames if self._container.format.name.split(",")[0] in _COUNTED_FORMATS else 0
         self._pts: list[int] | None = None
+        self._index_of: dict[int, int] | None = None
         self._cursor: tuple[int, Iterator[tuple[int, np.ndarray]]] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -132,62 +143,77 @@ class VideoReader:
     def pts_index(self) -> list[int]:
         """Presentation timestamps of all frames in display order (demuxed once, on first use)."""
         if self._pts is None:
-            stream = self._container.streams.video[0]
-            self._container.seek(0, stream=stream, backward=True)
-            stamps = [p.pts if p.pts is not None else p.dts for p in self._container.demux(stream)
-                      if p.size and not p.is_discard]  # fmt: skip
+            stamps, damaged = _demux_stamps(self.path)
             if any(s is None for s in stamps):
                 raise InputError(f"{self.path}: packets carry no timestamps, so frames cannot be addressed; "
                                  "remux it with `ffmpeg -i IN -c copy OUT.mp4`")  # fmt: skip
             self._pts = sorted(stamps)
-            if 0 < len(self._pts) < self._stated:
-                self._mark_truncated(len(self._pts))
+            if damaged or len(self._pts) < self._stated:
+                self._mark_truncated(len(self._pts), confirmed=False)  # decoding finds the exact frame
         return self._pts
 
-    def _mark_truncated(self, index: int) -> None:
-        if self.truncated_at is None or index < self.truncated_at:
+    @property
+    def readable_frames(self) -> int:
+        """Frames that decode: ``n_frames``, or those before the damage of a file that ends early.
+
+        The last packets of a cut file are often incomplete, so the tail is decoded (one thread) to find the exact
+        frame; :meth:`frames`' frame-threaded decoder may lose one or two more at the damage.
+        """
+        stamps = len(self.pts_index)
+        if self.truncated_at is None:
+            return self.n_frames
+        container = _open_container(self.path)
+        try:
+            start = max(0, stamps - _TAIL_FRAMES)
+            for _ in self._decode(container, start, seek=start > 0):
+                pass
+        finally:
+            container.close()
+        return self.truncated_at  # type: ignore[return-value]  # set above, lowered by the decode
+
+    def frame_times(self) -> np.ndarray:
+        """Presentation time of each indexed frame, in seconds from the first: the true clock of a variable
+        frame rate video, where ``index / fps`` drifts."""
+        stamps = np.asarray(self.pts_index, np.float64)
+        if not len(stamps):
+            return stamps
+        base = self._container.streams.video[0].time_base
+        return (stamps - stamps[0]) * base.numerator / base.denominator  # one rounding: k/fps exactly for CFR
+
+    def _mark_truncated(self, index: int, *, confirmed: bool = True) -> None:
+        """Record that frames from ``index`` on cannot be read; warn (once per new low) when decoding confirms it."""
+        lower = self.truncated_at is None or index < self.truncated_at
+        if lower:
             self.truncated_at = index
-            warnings.warn(f"{self.path}: truncated or corrupt after frame {index - 1}; "
-                          f"frames from {index} on cannot be read", stacklevel=3)  # fmt: skip
+        if confirmed and (lower or not self._warned):
+            self._warned = True
+            warnings.warn(f"{self.path}: truncated or corrupt after frame {self.truncated_at - 1}; "
+                          f"frames from {self.truncated_at} on cannot be read", InputWarning, stacklevel=3)  # fmt: skip
 
     # -- decoding --------------------------------------------------------------------------------------------
     def _decode(self, container: av.container.InputContainer, start: int, *, seek: bool = True
                 ) -> Iterator[tuple[int, np.ndarray]]:  # fmt: skip
         """Decode from frame ``start`` to the end (or the damage), yielding ``(index, luma)``.
 
-        ``seek=False`` is only for a fresh container read from the first frame: it needs no index.
+        Frames are numbered by their timestamps in the index, so a frame that fails to decode stops the
+        sequence instead of shifting every later number. ``seek=False`` is only for a fresh container read
+        from the first frame.
         """
-        stream = container.streams.video[0]
-        first_pts: int | None = None
-        if seek:
-            first_pts = self.pts_index[start]
-            container.seek(first_pts, stream=stream, backward=True)  # also resets the decoder
-        index = start
-        damaged = False
-        try:
-            packets = container.demux(stream)
-            for packet in packets:
-                try:
-                    frames = packet.decode()
-                except av.error.InvalidDataError:
-                    damaged = True
-                    break
-                for frame in frames:
-                    if first_pts is not None:
-                        if frame.pts is None or frame.pts < first_pts:
-                            continue
-                        first_pts = None
-                    yield index, luma(frame)
-                    index += 1
-        except av.error.FFmpegError:  # demuxer gave up on a damaged container
-            damaged = True
-        if damaged:
-            try:
-                for frame in stream.codec_context.decode(None):  # drain what the decoder still holds
-                    yield index, luma(frame)
-                    index += 1
-            except av.error.FFmpegError:
-                pass  # nothing more to salvage
+        stamps = self.pts_index
+        if self._index_of is None:
+            self._index_of = {stamp: i for i, stamp in enumerate(stamps)}
+        index = start  # the next frame to hand out
+        damage: list[bool] = []
+        for frame in _decoded_frames(container, stamps[start] if seek else None, damage):
+            got = index if frame.pts is None else self._index_of.get(frame.pts)  # by timestamp, not by count
+            if got is None or got < index:
+                continue  # decoded from the keyframe before ``start``, or a stamp the index does not know
+            if got > index or (frame.height, frame.width) != (self.height, self.width):
+                damage.append(True)  # frame ``index`` did not decode, or the stream changed size: stop here
+                break
+            yield index, luma(frame)
+            index += 1
+        damaged = bool(damage)
         expected = self._stated if self._stated > 0 else (len(self._pts) if self._pts is not None else 0)
         if damaged or index < expected:
             self._mark_truncated(index)
@@ -234,6 +260,39 @@ class VideoReader:
     def content_hash(self) -> str:
         """sha256 of the file size and its first and last MiB: stable, and cheap even for multi-GB files."""
         return content_hash(self.path)
+
+
+def _decoded_frames(container: av.container.InputContainer, seek_pts: int | None, damage: list[bool]
+                    ) -> Iterator[av.VideoFrame]:  # fmt: skip
+    """Every frame the decoder gives from the keyframe before ``seek_pts`` (or from the start); at damage, what
+    the decoder still holds, after which ``damage`` is non-empty."""
+    stream = container.streams.video[0]
+    try:
+        if seek_pts is not None:
+            container.seek(seek_pts, stream=stream, backward=True)  # also resets the decoder
+        for packet in container.demux(stream):
+            yield from packet.decode()
+    except av.error.FFmpegError:  # a damaged packet, or a demuxer or seek that gave up
+        damage.append(True)
+        try:
+            yield from stream.codec_context.decode(None)  # drain what the decoder still holds
+        except av.error.FFmpegError:
+            pass  # nothing more to salvage
+
+
+def _demux_stamps(path: Path) -> tuple[list[int | None], bool]:
+    """Timestamps of every video packet in file order, read by a fresh demuxer, and whether demuxing hit damage."""
+    container = _open_container(path)
+    stamps: list[int | None] = []
+    try:
+        for packet in container.demux(container.streams.video[0]):
+            if packet.size and not packet.is_discard:
+                stamps.append(packet.pts if packet.pts is not None else packet.dts)
+    except av.error.FFmpegError:
+        return stamps, True
+    finally:
+        container.close()
+    return stamps, False
 
 
 def content_hash(path: str | os.PathLike[str]) -> str:

@@ -5,6 +5,7 @@
 #include <limits>
 #include <utility>
 
+#include "assignment_small.hpp"
 #include "simd.hpp"
 
 namespace udmt::lsap {
@@ -201,6 +202,10 @@ Status solve(const double* cost, std::int64_t n, std::int64_t m, std::int64_t* r
              Workspace& ws) {
   if (n == 0 || m == 0) return Status::ok;
   const int ni = static_cast<int>(n), mi = static_cast<int>(m);
+  if (n == m && n <= small::kMaxN && small::available()) {
+    for (int i = 0; i < ni; ++i) rows[i] = i;
+    return small::solve(cost, ni, cols);
+  }
   if (n <= kSmall && m <= kSmall) {
     SmallBuffers small;
     return solve_oriented(cost, ni, mi, rows, cols, small.state(), small.transposed);

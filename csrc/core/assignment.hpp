@@ -4,7 +4,8 @@
 //
 // One algorithm runs on raw views of its state. Problems with n, m <= kSmall keep that state (and the transpose
 // of a tall matrix) on the stack, so that batches of tracker-sized matrices never touch the heap; larger ones
-// use a reusable heap Workspace.
+// use a reusable heap Workspace. Square problems with n <= 16 go to the register solver in assignment_small.hpp
+// when the CPU has AVX2.
 #include <cstdint>
 #include <vector>
 

@@ -3,9 +3,11 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "simd.hpp"
+#include "transpose.hpp"
 
 namespace udmt::fft {
 namespace {
@@ -40,11 +42,12 @@ const float* twiddles(int n) {
   return cache.get(n);
 }
 
-// Number of Stockham stages for a length-n transform: radix-4 while possible, one radix-2 if log2(n) is odd.
+// Number of Stockham stages for a length-n transform: radix-8 while possible, then one radix-4 or radix-2.
+// (fft_columns must follow the same plan.)
 int stage_count(int n) {
   int count = 0;
-  for (; n >= 4; n /= 4) ++count;
-  return count + (n == 2 ? 1 : 0);
+  for (; n >= 8; n /= 8) ++count;
+  return count + (n > 1 ? 1 : 0);
 }
 
 // One Stockham radix-4 stage over a block of vectors: element j of the transform is the vector at offset j*l.
@@ -99,6 +102,98 @@ inline void radix4_stage(int n, int len, std::size_t l, const float* tw, const f
   }
 }
 
+// Lanes of the stage loops: one float, or (where GCC vector extensions exist) eight.
+template <class T>
+inline T load_lanes(const float* p) {
+  if constexpr (std::is_same_v<T, float>) {
+    return *p;
+  } else {
+    return simd::load8(p);
+  }
+}
+
+template <class T>
+inline void store_lanes(float* p, const T& v) {
+  if constexpr (std::is_same_v<T, float>) {
+    *p = v;
+  } else {
+    simd::store8(p, v);
+  }
+}
+
+// Radix-8 butterflies for the lanes starting at t of one p (see radix8_stage): inputs x[t + r·step], outputs
+// y[t + r·b], twiddles w[r] = (wr[r], wi[r]).
+template <bool Inverse, class T>
+inline void radix8_lanes(const float* x0r, const float* x0i, std::size_t step, float* y0r, float* y0i,
+                         std::size_t b, const float* wr, const float* wi, std::size_t t) {
+  const float h = 0.70710678118654752f;  // cos(π/4)
+  auto in_r = [&](int r) { return load_lanes<T>(x0r + t + r * step); };
+  auto in_i = [&](int r) { return load_lanes<T>(x0i + t + r * step); };
+  // Length-4 DFTs of the even (e) and odd (o) inputs; m(x) = -i x forward, +i x inverse.
+  const T a02r = in_r(0) + in_r(4), a02i = in_i(0) + in_i(4), s02r = in_r(0) - in_r(4), s02i = in_i(0) - in_i(4);
+  const T a13r = in_r(2) + in_r(6), a13i = in_i(2) + in_i(6), s13r = in_r(2) - in_r(6), s13i = in_i(2) - in_i(6);
+  const T c02r = in_r(1) + in_r(5), c02i = in_i(1) + in_i(5), d02r = in_r(1) - in_r(5), d02i = in_i(1) - in_i(5);
+  const T c13r = in_r(3) + in_r(7), c13i = in_i(3) + in_i(7), d13r = in_r(3) - in_r(7), d13i = in_i(3) - in_i(7);
+  const T ms13r = Inverse ? -s13i : s13i, ms13i = Inverse ? s13r : -s13r;
+  const T md13r = Inverse ? -d13i : d13i, md13i = Inverse ? d13r : -d13r;
+  const T e0r = a02r + a13r, e0i = a02i + a13i, e2r = a02r - a13r, e2i = a02i - a13i;
+  const T e1r = s02r + ms13r, e1i = s02i + ms13i, e3r = s02r - ms13r, e3i = s02i - ms13i;
+  const T o0r = c02r + c13r, o0i = c02i + c13i, o2r = c02r - c13r, o2i = c02i - c13i;
+  const T o1r = d02r + md13r, o1i = d02i + md13i, o3r = d02r - md13r, o3i = d02i - md13i;
+  // ω^k O_k with ω = exp(∓2πi/8): ω = h(1 ∓ i), ω² = ∓i, ω³ = h(-1 ∓ i).
+  const T p1r = Inverse ? h * (o1r - o1i) : h * (o1r + o1i);
+  const T p1i = Inverse ? h * (o1i + o1r) : h * (o1i - o1r);
+  const T p2r = Inverse ? -o2i : o2i, p2i = Inverse ? o2r : -o2r;
+  const T p3r = Inverse ? -h * (o3r + o3i) : h * (o3i - o3r);
+  const T p3i = Inverse ? h * (o3r - o3i) : -h * (o3r + o3i);
+  store_lanes(y0r + t, e0r + o0r);
+  store_lanes(y0i + t, e0i + o0i);
+  auto out = [&](int r, const T& vr, const T& vi) {
+    store_lanes(y0r + t + r * b, wr[r] * vr - wi[r] * vi);
+    store_lanes(y0i + t + r * b, wr[r] * vi + wi[r] * vr);
+  };
+  out(1, e1r + p1r, e1i + p1i);
+  out(2, e2r + p2r, e2i + p2i);
+  out(3, e3r + p3r, e3i + p3i);
+  out(4, e0r - o0r, e0i - o0i);
+  out(5, e1r - p1r, e1i - p1i);
+  out(6, e2r - p2r, e2i - p2i);
+  out(7, e3r - p3r, e3i - p3i);
+}
+
+// One Stockham radix-8 stage (same layout as radix4_stage): a length-8 DFT as two length-4 DFTs of the even and
+// odd inputs joined by the eighth roots of unity. Radix 8 makes a 64-point transform two passes over the block
+// instead of three. The lanes go eight at a time; a block width that is not a multiple of 8 (33 columns of a
+// 64-wide plane's half spectrum) ends with an overlapping group, which rewrites the same values since the stage
+// reads x and writes y.
+template <bool Inverse>
+inline void radix8_stage(int n, int len, std::size_t l, const float* tw, const float* xr, const float* xi,
+                         float* yr, float* yi) {
+  const int q = len / 8, s = n / len;
+  const std::size_t b = static_cast<std::size_t>(s) * l, step = static_cast<std::size_t>(q) * b;
+  const float sign = Inverse ? -1.0f : 1.0f;  // imaginary parts of the twiddles change sign
+  for (int p = 0; p < q; ++p) {
+    float wr[8], wi[8];
+    for (int r = 0; r < 8; ++r) {
+      wr[r] = tw[r * p * s];
+      wi[r] = sign * tw[n + r * p * s];
+    }
+    const float* x0r = xr + p * b;
+    const float* x0i = xi + p * b;
+    float* y0r = yr + (8 * p) * b;
+    float* y0i = yi + (8 * p) * b;
+#if UDMT_HAVE_BLOCK_TRANSPOSE
+    if (b >= 8) {
+      std::size_t t = 0;
+      for (; t + 8 <= b; t += 8) radix8_lanes<Inverse, simd::v8f>(x0r, x0i, step, y0r, y0i, b, wr, wi, t);
+      if (t < b) radix8_lanes<Inverse, simd::v8f>(x0r, x0i, step, y0r, y0i, b, wr, wi, b - 8);
+      continue;
+    }
+#endif
+    for (std::size_t t = 0; t < b; ++t) radix8_lanes<Inverse, float>(x0r, x0i, step, y0r, y0i, b, wr, wi, t);
+  }
+}
+
 // The last stage of an odd-log2 length: plain butterflies (the twiddle is 1).
 inline void radix2_stage(std::size_t b, const float* xr, const float* xi, float* yr, float* yi) {
   const float* __restrict ar = xr;
@@ -123,8 +218,11 @@ inline void radix2_stage(std::size_t b, const float* xr, const float* xi, float*
 template <bool Inverse>
 inline int fft_columns(int n, std::size_t l, const float* tw, float* const re[2], float* const im[2]) {
   int cur = 0, len = n;
-  for (; len >= 4; len /= 4, cur ^= 1) radix4_stage<Inverse>(n, len, l, tw, re[cur], im[cur], re[cur ^ 1], im[cur ^ 1]);
-  if (len == 2) {
+  for (; len >= 8; len /= 8, cur ^= 1) radix8_stage<Inverse>(n, len, l, tw, re[cur], im[cur], re[cur ^ 1], im[cur ^ 1]);
+  if (len == 4) {
+    radix4_stage<Inverse>(n, len, l, tw, re[cur], im[cur], re[cur ^ 1], im[cur ^ 1]);
+    cur ^= 1;
+  } else if (len == 2) {
     radix2_stage(static_cast<std::size_t>(n / 2) * l, re[cur], im[cur], re[cur ^ 1], im[cur ^ 1]);
     cur ^= 1;
   }
@@ -173,6 +271,71 @@ inline void unpack_real_rows(const Plan& p, const float* zr, const float* zi, fl
   }
 }
 
+#if UDMT_HAVE_BLOCK_TRANSPOSE
+// Block forms of pack_rows and unpack_real_rows for planes whose h and m are multiples of 8: the same values,
+// moved through 8 × 8 register transposes instead of strided scalar stores.
+inline bool blocked(const Plan& p) { return p.h % 8 == 0 && p.m % 8 == 0; }
+
+template <bool Windowed>
+inline void pack_rows_blocked(const Plan& p, const float* x, const float* window, float* zr, float* zi) {
+  using namespace udmt::simd;
+  const std::size_t h = p.h, w = p.w, m = p.m;
+  for (std::size_t row0 = 0; row0 < h; row0 += 8) {
+    for (std::size_t j0 = 0; j0 < m; j0 += 8) {
+      v8f re[8], im[8];
+      for (std::size_t r = 0; r < 8; ++r) {
+        const std::size_t src = (row0 + r) * w + 2 * j0;
+        v8f a = load8(x + src), b = load8(x + src + 8);
+        if (Windowed) {
+          a *= load8(window + src);
+          b *= load8(window + src + 8);
+        }
+        re[r] = even_lanes(a, b);
+        im[r] = odd_lanes(a, b);
+      }
+      transpose8(re);
+      transpose8(im);
+      for (std::size_t j = 0; j < 8; ++j) {
+        store8(zr + (j0 + j) * h + row0, re[j]);
+        store8(zi + (j0 + j) * h + row0, im[j]);
+      }
+    }
+  }
+}
+
+inline void unpack_real_rows_blocked(const Plan& p, const float* zr, const float* zi, float* outr, float* outi) {
+  using namespace udmt::simd;
+  const std::size_t h = p.h, k = p.k, m = p.m;
+  for (std::size_t row = 0; row < h; ++row) {  // bin w/2 is real; bins 0 .. m-1 below (bin 0 by the general rule)
+    outr[row * k + m] = zr[row] - zi[row];
+    outi[row * k + m] = 0.0f;
+  }
+  for (std::size_t j0 = 0; j0 < m; j0 += 8) {
+    for (std::size_t row0 = 0; row0 < h; row0 += 8) {
+      v8f xr[8], xi[8];
+      for (std::size_t jj = 0; jj < 8; ++jj) {
+        const std::size_t j = j0 + jj, mj = j == 0 ? 0 : m - j;  // Z is periodic: Z[m] = Z[0]
+        const float c = p.tw_w[j], s = p.tw_w[p.w + j];  // exp(-2πi j/w)
+        const v8f ar = load8(zr + j * h + row0), ai = load8(zi + j * h + row0);
+        const v8f br = load8(zr + mj * h + row0), bi = load8(zi + mj * h + row0);
+        const v8f er = 0.5f * (ar + br), ei = 0.5f * (ai - bi);
+        const v8f or_ = 0.5f * (ai + bi), oi = -0.5f * (ar - br);
+        xr[jj] = er + c * or_ - s * oi;
+        xi[jj] = ei + c * oi + s * or_;
+      }
+      transpose8(xr);
+      transpose8(xi);
+      for (std::size_t r = 0; r < 8; ++r) {
+        store8(outr + (row0 + r) * k + j0, xr[r]);
+        store8(outi + (row0 + r) * k + j0, xi[r]);
+      }
+    }
+  }
+}
+#else
+inline bool blocked(const Plan&) { return false; }
+#endif
+
 // Inverse of unpack_real_rows (times `scale`): half spectra of real rows (h × k) -> packed spectra (m × h).
 inline void pack_half_rows(const Plan& p, const float* xr, const float* xi, float scale, float* zr, float* zi) {
   const std::size_t h = p.h, k = p.k, m = p.m;
@@ -213,7 +376,15 @@ inline void forward_impl(const Plan& p, const float* x, const float* window, flo
   const std::size_t hk = p.spectrum_size();
   float* const sr[2] = {scratch, scratch + 2 * hk};
   float* const si[2] = {scratch + hk, scratch + 3 * hk};
-  if (window != nullptr) {
+  if (blocked(p)) {
+#if UDMT_HAVE_BLOCK_TRANSPOSE
+    if (window != nullptr) {
+      pack_rows_blocked<true>(p, x, window, sr[0], si[0]);
+    } else {
+      pack_rows_blocked<false>(p, x, nullptr, sr[0], si[0]);
+    }
+#endif
+  } else if (window != nullptr) {
     pack_rows<true>(p, x, window, sr[0], si[0]);
   } else {
     pack_rows<false>(p, x, nullptr, sr[0], si[0]);
@@ -225,7 +396,13 @@ inline void forward_impl(const Plan& p, const float* x, const float* window, flo
   const bool even = stage_count(p.h) % 2 == 0;
   float* const cr[2] = {even ? re : free_r, even ? free_r : re};
   float* const ci[2] = {even ? im : free_i, even ? free_i : im};
-  unpack_real_rows(p, sr[rows_done], si[rows_done], cr[0], ci[0]);
+  if (blocked(p)) {
+#if UDMT_HAVE_BLOCK_TRANSPOSE
+    unpack_real_rows_blocked(p, sr[rows_done], si[rows_done], cr[0], ci[0]);
+#endif
+  } else {
+    unpack_real_rows(p, sr[rows_done], si[rows_done], cr[0], ci[0]);
+  }
   fft_columns<false>(p.h, p.k, p.tw_h, cr, ci);
 }
 

@@ -6,9 +6,10 @@
 //            X[k1, k2] = Σ x[n1, n2] e^{-2πi (k1 n1 / H + k2 n2 / W)}
 //   inverse: X (H, K)          ->  x (H, W), scaled by 1/(H W); the imaginary parts of columns 0 and W/2 are ignored.
 // Inside, spectra are kept "split": one H*K array of real parts and one of imaginary parts, row-major, so that
-// every butterfly is a straight vector loop. Both passes run as Stockham radix-4 FFTs along the slow axis of a
-// block of vectors (rows of the real input are handled by transposing them into columns while packing pairs of
-// reals into one complex value).
+// every butterfly is a straight vector loop. Both passes run as Stockham FFTs (radix-8 stages, then one radix-4
+// or radix-2 stage) along the slow axis of a block of vectors; rows of the real input are handled by transposing
+// them into columns while packing pairs of reals into one complex value, in 8 × 8 register blocks where the plane
+// allows (transpose.hpp).
 #include <complex>
 #include <cstddef>
 #include <cstdint>

@@ -66,6 +66,10 @@ def render(
     White ring: identity corrected. Grey with a dashed ring: lost or low confidence.
     """
     from udmt.render import render_overlay
+    from udmt.store import check_tracked_from
+    from udmt.video import VideoReader
 
+    with VideoReader(video) as reader:  # a missing or unreadable video is named first
+        check_tracked_from(store, video, reader.content_hash())
     done = render_overlay(store, video, out, start=start, stop=stop, trail=trail, progress=progress_for(quiet))
     typer.echo(f"wrote {done}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from udmt import _core
+from udmt.kernels.runtime import core as _core
 
 
 def linear_sum_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from udmt import _core
+from udmt.kernels.runtime import core as _core
 
 
 def crop_resize(frame: np.ndarray, centres: np.ndarray, sides: np.ndarray, size: int) -> np.ndarray:

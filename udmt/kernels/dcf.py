@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from udmt import _core
+from udmt.kernels.runtime import core as _core
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from udmt import _core
+from udmt.kernels.runtime import core as _core
 
 
 def rfft2(x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,119 @@
+"""Segment naming by appearance evidence (udmt.reidentify) on hand-made tracks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from udmt import reidentify
+from udmt.store import FLAG_CORRECTED, FLAG_LOST, FLAG_MERGED, FLAG_REFINED
+
+
+def _evidence(truth: np.ndarray, k: int, sure: float = 0.9) -> np.ndarray:
+    """(T, N, K) log-probabilities that favour the true identity of each (frame, track)."""
+    t, n = truth.shape
+    p = np.full((t, n, k), (1 - sure) / (k - 1))
+    p[np.arange(t)[:, None], np.arange(n)[None], truth] = sure
+    return np.log(p).astype(np.float32)
+
+
+def _touch(total: int, n: int, frames: slice, tracks: list[int]) -> np.ndarray:
+    flags = np.full((total, n), FLAG_REFINED, np.uint8)
+    flags[frames, tracks] = FLAG_MERGED
+    return flags
+
+
+def _still(total: int, n: int) -> np.ndarray:
+    """Positions of n animals resting 100 px apart, (T, N, 2)."""
+    position = np.zeros((total, n, 2), np.float32)
+    position[:, :, 0] = 100.0 * np.arange(n)
+    return position
+
+
+def test_tracks_are_cut_into_clear_segments_and_touches() -> None:
+    flags = _touch(40, 2, slice(10, 20), [0, 1])
+    flags[30:32, 1] = FLAG_LOST
+    position = _still(40, 2)
+    position[14, 1] = position[14, 0]  # the two came closest at frame 14
+    segments, touches = reidentify.segments_of(flags, np.full((40, 2, 2), np.nan, np.float32), position)
+    assert sorted((s.track, s.first, s.stop) for s in segments) == [(0, 0, 10), (0, 20, 40), (1, 0, 10), (1, 20, 30),
+                                                                    (1, 32, 40)]
+    assert all(np.array_equal(s.score, [0.0, 0.0]) for s in segments)  # no evidence, no preference
+    spans = sorted((t.track, t.first, t.stop, t.closest) for t in touches)
+    assert spans == [(0, 10, 20, 14), (1, 10, 20, 14), (1, 30, 32, 30)]
+    for t in touches:  # each touch knows the track's segments on either side
+        before, after = segments[t.before], segments[t.after]
+        assert before.track == after.track == t.track and before.stop == t.first and after.first == t.stop
+        assert after.previous == t.before
+
+
+def test_a_swap_during_a_touch_is_undone_by_the_evidence() -> None:
+    total = 60
+    flags = _touch(total, 2, slice(25, 35), [0, 1])
+    truth = np.zeros((total, 2), int)
+    truth[:, 1] = 1
+    truth[30:] = truth[30:, ::-1]  # the tracker swapped the two animals inside the touch
+    t = np.arange(total)
+    true_x = np.stack([50 - 40 * np.abs(t - 30) / 30, 50 + 40 * np.abs(t - 30) / 30], axis=1)  # meet at frame 30
+    position = np.zeros((total, 2, 2), np.float32)
+    position[:, :, 0] = true_x
+    position[30:] = position[30:, ::-1]
+    evidence = _evidence(truth, 2)
+    evidence[25:35] = np.nan  # no crops while touching
+    segments, touches = reidentify.segments_of(flags, evidence, position)
+    reidentify.name_segments(segments, 2, total)
+    out, new_flags, changes = reidentify.relabel(segments, touches, {"position": (position, np.nan)}, flags,
+                                                 FLAG_CORRECTED)
+    assert changes == 2
+    np.testing.assert_array_equal(out["position"][:, :, 0], true_x.astype(np.float32))
+    assert (new_flags[25:35] & FLAG_CORRECTED).all() and not (new_flags[:25] & FLAG_CORRECTED).any()
+
+
+def test_without_evidence_the_tracker_labels_stand() -> None:
+    total = 50
+    flags = _touch(total, 3, slice(20, 26), [1, 2])
+    segments, _ = reidentify.segments_of(flags, np.full((total, 3, 3), np.nan, np.float32), _still(total, 3))
+    reidentify.name_segments(segments, 3, total)
+    assert all(s.identity == s.track for s in segments)
+
+
+def test_weak_evidence_does_not_override_the_tracker_but_strong_evidence_does() -> None:
+    total = 80
+    flags = _touch(total, 2, slice(38, 42), [0, 1])
+    before = _evidence(np.tile([0, 1], (40, 1)), 2, sure=0.99)  # named for sure before the touch
+    for sure, expected in ((0.55, [0, 0, 1, 1]), (0.99, [0, 1, 1, 0])):
+        after = _evidence(np.tile([1, 0], (40, 1)), 2, sure=sure)  # looks swapped afterwards
+        segments, _ = reidentify.segments_of(flags, np.concatenate([before, after]), _still(total, 2))
+        reidentify.name_segments(segments, 2, total)
+        assert [s.identity for s in sorted(segments, key=lambda s: (s.track, s.first))] == expected
+
+
+def test_segments_overlapping_in_time_never_share_an_identity() -> None:
+    rng = np.random.default_rng(3)
+    total, n = 200, 4
+    flags = np.full((total, n), FLAG_REFINED, np.uint8)
+    for _ in range(12):
+        t = int(rng.integers(5, total - 10))
+        a, b = rng.choice(n, 2, replace=False)
+        flags[t : t + int(rng.integers(2, 8)), [a, b]] = FLAG_MERGED
+    evidence = np.log(rng.dirichlet(np.ones(n), size=(total, n))).astype(np.float32)
+    segments, touches = reidentify.segments_of(flags, evidence, rng.uniform(0, 100, (total, n, 2)))
+    reidentify.name_segments(segments, n, total)
+    tracks = np.tile(np.arange(n), (total, 1))
+    out, new_flags, _ = reidentify.relabel(segments, touches, {"id": (tracks, -1)}, flags, 0)
+    claimed = out["id"] >= 0
+    for t in range(total):  # every track appears at most once per frame
+        tracks = out["id"][t][claimed[t]]
+        assert len(set(tracks.tolist())) == len(tracks)
+    assert ((new_flags == FLAG_LOST) == ~claimed).all()
+
+
+def test_short_gaps_are_interpolated_and_flagged_long_ones_stay_unknown() -> None:
+    position = np.zeros((30, 1, 2), np.float32)
+    position[:, 0, 0] = np.arange(30)
+    position[5:8] = np.nan  # short gap
+    position[12:28] = np.nan  # longer than the limit
+    confidence = np.ones((30, 1), np.float32)
+    flags = np.full((30, 1), FLAG_REFINED, np.uint8)
+    assert reidentify.fill_gaps(position, confidence, flags, max_gap=5) == 3
+    np.testing.assert_allclose(position[5:8, 0, 0], [5, 6, 7])
+    assert (flags[5:8] == reidentify.FLAG_INTERPOLATED).all() and np.isnan(position[12:28]).all()

@@ -1,0 +1,355 @@
+"""Who is who by looks: an identity classifier learned from the video's own unambiguous stretches.
+
+Motion alone cannot keep identities through a long recording: every pile-up of animals is a chance to swap,
+and swaps accumulate over hours. Individuals differ a little in size, shade and markings, and a small CNN learns
+those differences from *global fragments* — stretches where every animal is alone in its blob and each moves
+much less than the distance to its neighbours, so frame-to-frame linking cannot be wrong (the idea of
+idtracker.ai, here with no labels and no pretrained weights). The first, longest global fragment names the
+classes; the others are classified, and join the training set when the classifier is sure of them
+(accumulation). Crops are aligned with each animal's body axis so the net need not learn rotations; the
+head–tail ambiguity is handled by training and predicting on both orientations.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from udmt.kernels import linear_sum_assignment
+from udmt.params import Params
+from udmt.progress import SILENT, Progress
+from udmt.scene import Blobs, Observation, Scene, observe
+from udmt.video import VideoReader
+
+CROP = 32  # classifier input side, pixels
+CROP_BODY_LENGTHS = 1.4  # crop side in body lengths
+WINDOW_FRAMES = 48  # consecutive frames read per sampled window
+MIN_FRAGMENT = 6  # shortest global fragment worth keeping, frames
+ACCEPT_MARGIN = 0.05  # a fragment is named when its best matching to the classes beats any other by this much
+TRAIN_TEMPERATURE = 0.1  # of the contrastive loss
+EVIDENCE_STRIDE = 3  # frames between identity crops while tracking
+MIN_ACCURACY = 0.9  # held-out accuracy below which the classifier is not used …
+MIN_NAMED = 3  # … or when fewer fragments were named (measured: 2 short fragments misled it on a real clip)
+
+
+class IdentityNet(nn.Module):
+    """Aligned crop (B, 1, CROP, CROP) → unit-length embedding; identities are the nearest class prototype."""
+
+    def __init__(self, n_classes: int, dim: int = 32) -> None:
+        super().__init__()
+        self.body = nn.Sequential(  # small on purpose: it trains in seconds on a CPU (twice as wide: 3× slower,
+            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # no more accurate)
+            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(32 * (CROP // 8) ** 2, 64), nn.ReLU(), nn.Linear(64, dim),
+        )  # fmt: skip
+        self.register_buffer("prototypes", torch.zeros(n_classes, dim))
+        self.register_buffer("temperature", torch.tensor(TRAIN_TEMPERATURE))  # calibrated after training
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(self.body(x), dim=1)
+
+    def embed_both(self, crops: torch.Tensor) -> torch.Tensor:
+        """(n, dim) embeddings of (n, CROP, CROP) crops, averaged over both head–tail orientations."""
+        x = crops[:, None]
+        with torch.no_grad():
+            return nn.functional.normalize(self.embed(x) + self.embed(torch.flip(x, dims=(-2, -1))), dim=1)
+
+    def log_probs(self, crops: torch.Tensor) -> np.ndarray:
+        """(n, K) log-probabilities of each crop's identity."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.prototypes)), np.float32)
+        logits = self.embed_both(crops) @ self.prototypes.T / self.temperature
+        return torch.log_softmax(logits, dim=1).numpy()
+
+
+# -- crops ------------------------------------------------------------------------------------------------
+
+
+def body_axes(blobs: Blobs, diff: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """Angle (radians) of the major axis of each blob in ``which``, from its foreground-weighted moments."""
+    angles = np.zeros(len(which))
+    for k, b in enumerate(which):
+        x, y = blobs.pixels(int(b))
+        w = np.clip(diff[y, x], 1e-6, None)
+        mx, my = np.average(x, weights=w), np.average(y, weights=w)
+        dx, dy = x - mx, y - my
+        angles[k] = 0.5 * np.arctan2(2 * np.average(dx * dy, weights=w), np.average(dx * dx - dy * dy, weights=w))
+    return angles
+
+
+def aligned_crops(frame: np.ndarray, scene: Scene, centres: np.ndarray, angles: np.ndarray) -> torch.Tensor:
+    """(n, CROP, CROP) crops of the foreground evidence around ``centres`` (original px), x along each body axis.
+
+    Values are the frame minus the background, signed so animals are positive, in units of 64 grey levels —
+    not normalised per crop, because shade is one of the things that tells individuals apart.
+    """
+    n = len(centres)
+    if n == 0:
+        return torch.zeros((0, CROP, CROP))
+    side = CROP_BODY_LENGTHS * scene.body_length
+    u = (torch.arange(CROP, dtype=torch.float64) + 0.5) / CROP * side - side / 2
+    cos = torch.from_numpy(np.cos(angles))[:, None, None]
+    sin = torch.from_numpy(np.sin(angles))[:, None, None]
+    c = torch.from_numpy(np.asarray(centres, np.float64))
+    uu, vv = u[None, None, :], u[None, :, None]
+    x = c[:, 0, None, None] + uu * cos - vv * sin  # (n, CROP, CROP) original px
+    y = c[:, 1, None, None] + uu * sin + vv * cos
+    h, w = frame.shape
+    image = torch.from_numpy(frame.astype(np.float32))[None, None].expand(n, 1, h, w)
+    grid = torch.stack([2 * x / (w - 1) - 1, 2 * y / (h - 1) - 1], dim=-1).float()
+    pixels = nn.functional.grid_sample(image, grid, align_corners=True, padding_mode="border")[:, 0]
+    bh, bw = scene.background.shape
+    xs, ys = (x + 0.5) / scene.factor - 0.5, (y + 0.5) / scene.factor - 0.5
+    floor_grid = torch.stack([2 * xs / (bw - 1) - 1, 2 * ys / (bh - 1) - 1], dim=-1).float()
+    floor_image = torch.from_numpy(scene.background)[None, None].expand(n, 1, bh, bw)
+    floor = nn.functional.grid_sample(floor_image, floor_grid, align_corners=True, padding_mode="border")[:, 0]
+    return (pixels - floor) * (scene.polarity / 64.0)
+
+
+def single_blobs(blobs: Blobs, scene: Scene) -> np.ndarray:
+    """Indices of blobs the size of one animal."""
+    return np.flatnonzero((blobs.areas >= 0.5 * scene.animal_area) & (blobs.areas <= 1.6 * scene.animal_area))
+
+
+# -- global fragments -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Fragment:
+    """Consecutive frames where all N animals are alone in view and linked without ambiguity."""
+
+    first: int  # frame index
+    crops: torch.Tensor  # (T, N, CROP, CROP): column k follows one animal through the fragment
+
+
+def _window_starts(n_frames: int, count: int) -> list[int]:
+    if n_frames <= WINDOW_FRAMES:
+        return [0]
+    count = max(1, min(count, n_frames // WINDOW_FRAMES))
+    return sorted({int(s) for s in np.linspace(0, n_frames - WINDOW_FRAMES, count).round()})
+
+
+def find_global_fragments(
+    reader: VideoReader, scene: Scene, params: Params, windows: int = 24, progress: Progress = SILENT
+) -> list[Fragment]:
+    """Global fragments in ``windows`` stretches of WINDOW_FRAMES frames spread through the video."""
+    n = scene.n_animals
+    fragments: list[Fragment] = []
+    starts = _window_starts(reader.n_frames, windows)
+    progress.start("finding identity examples", len(starts))
+    for start in starts:
+        run: list[torch.Tensor] = []
+        run_first, previous = start, None
+        for index, frame in reader.frames(start, min(start + WINDOW_FRAMES, reader.n_frames)):
+            obs = observe(index, frame, scene, params)
+            single = single_blobs(obs.blobs, scene)
+            if not len(single) == n == len(obs.blobs):
+                _close(run, run_first, fragments)
+                run, previous = [], None
+                continue
+            centres = obs.blobs.centroids[single]
+            if previous is not None:
+                order = _unambiguous_link(previous, centres)
+                if order is None:  # a new fragment starts here
+                    _close(run, run_first, fragments)
+                    run = []
+                else:
+                    single, centres = single[order], centres[order]
+            if not run:
+                run_first = index
+            crops = aligned_crops(frame, scene, scene.to_original(centres), body_axes(obs.blobs, obs.diff, single))
+            run.append(crops)
+            previous = centres
+        _close(run, run_first, fragments)
+        progress.advance()
+    progress.stop()
+    return sorted(fragments, key=lambda f: (-len(f.crops), f.first))
+
+
+def _unambiguous_link(previous: np.ndarray, current: np.ndarray) -> np.ndarray | None:
+    """Order of ``current`` continuing ``previous``, or None when any animal moved more than a third of the
+    distance to its nearest neighbour (then a swap would be possible)."""
+    dist = np.linalg.norm(previous[:, None] - current[None], axis=2)
+    rows, cols = linear_sum_assignment(dist)
+    gaps = np.linalg.norm(current[:, None] - current[None], axis=2)
+    np.fill_diagonal(gaps, np.inf)
+    nearest = gaps.min(axis=1) if len(current) > 1 else np.array([np.inf])
+    order = cols[np.argsort(rows)]
+    if (dist[rows, cols] > nearest[cols] / 3).any():
+        return None
+    return order
+
+
+def _close(run: list[torch.Tensor], first: int, fragments: list[Fragment]) -> None:
+    if len(run) >= MIN_FRAGMENT:
+        fragments.append(Fragment(first, torch.stack(run)))
+
+
+# -- training ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentityReport:
+    fragments: int  # global fragments found
+    named: int  # global fragments whose animals were given class names (and shaped the prototypes)
+    steps: int
+    seconds: float
+    validation_accuracy: float  # per crop, on the held-out last fifth of each named fragment (NaN: none)
+    used: bool = False  # accurate enough to decide identities
+
+
+def _split(crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training frames and held-out frames (the last fifth: neighbouring frames are near copies)."""
+    cut = len(crops) - max(1, len(crops) // 5)
+    return crops[:cut], crops[cut:]
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """What real recordings vary: head–tail orientation of the crop, small shifts, light, sensor noise."""
+    b = len(x)
+    x = x[:, None]
+    flip = torch.rand(b, generator=gen) < 0.5
+    x = torch.where(flip[:, None, None, None], torch.flip(x, dims=(-2, -1)), x)
+    dy, dx = (int(v) for v in torch.randint(-2, 3, (2,), generator=gen))
+    x = torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
+    gain = 1.0 + 0.1 * (2 * torch.rand(b, 1, 1, 1, generator=gen) - 1)
+    return x * gain + 0.03 * torch.randn(x.shape, generator=gen)
+
+
+def _contrastive_fit(net: IdentityNet, fragments: list[Fragment], steps: int, seed: int, per_step: int = 8) -> None:
+    """Within a global fragment the N tracks are N different animals: pull two crops of one track together and
+    push those of the other tracks away (InfoNCE over the fragment's animals). Every fragment teaches, no names
+    needed — the contrastive scheme of idtracker.ai v6."""
+    gen = torch.Generator().manual_seed(seed)
+    train = [_split(f.crops)[0] for f in fragments]
+    optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
+    net.train()
+    for _ in range(steps):
+        chosen = torch.randint(len(train), (per_step,), generator=gen).tolist()
+        first, second = [], []
+        for k in chosen:
+            a, b = torch.randint(len(train[k]), (2,), generator=gen).tolist()
+            first.append(train[k][a])
+            second.append(train[k][b])
+        n = first[0].shape[0]
+        e1 = net.embed(_augment(torch.cat(first), gen)).view(per_step, n, -1)
+        e2 = net.embed(_augment(torch.cat(second), gen)).view(per_step, n, -1)
+        logits = e1 @ e2.transpose(1, 2) / TRAIN_TEMPERATURE  # (per_step, n, n)
+        target = torch.arange(n).repeat(per_step)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, n), target)
+        loss = loss + nn.functional.cross_entropy(logits.transpose(1, 2).reshape(-1, n), target)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    net.eval()
+
+
+def _best_matching(similarity: np.ndarray) -> tuple[np.ndarray, float]:
+    """Class of each row under the matching of largest total similarity, and how much the next-best matching
+    loses (the runner-up differs from the best in at least one pair, so forbidding each pair in turn finds it)."""
+    rows, cols = linear_sum_assignment(-similarity)
+    best = similarity[rows, cols].sum()
+    runner_up = -np.inf
+    for r, c in zip(rows, cols):
+        forbidden = similarity.copy()
+        forbidden[r, c] = -1e6
+        rr, cc = linear_sum_assignment(-forbidden)
+        runner_up = max(runner_up, forbidden[rr, cc].sum())
+    return cols[np.argsort(rows)], float(best - runner_up)
+
+
+def _name_animals(net: IdentityNet, fragments: list[Fragment]) -> tuple[int, float]:
+    """Class prototypes from the longest fragment, refined by every fragment whose animals match them without
+    doubt; then the temperature that makes the similarities honest probabilities on held-out frames.
+
+    Returns how many fragments were named and the prototypes' accuracy on their held-out frames.
+    """
+    def mean_embedding(crops: torch.Tensor) -> torch.Tensor:
+        t, n = crops.shape[:2]
+        return nn.functional.normalize(net.embed_both(crops.reshape(t * n, CROP, CROP)).view(t, n, -1).mean(0), dim=1)
+
+    prototypes = mean_embedding(_split(fragments[0].crops)[0])
+    named = [(fragments[0], np.arange(len(prototypes)))]
+    sums = prototypes.clone()
+    for fragment in fragments[1:]:
+        embedding = mean_embedding(_split(fragment.crops)[0])
+        classes, gap = _best_matching((embedding @ prototypes.T).numpy())
+        if gap >= ACCEPT_MARGIN:
+            named.append((fragment, classes))
+            sums[classes] += embedding
+    net.prototypes = nn.functional.normalize(sums, dim=1)
+    held = torch.cat([_split(f.crops)[1].reshape(-1, CROP, CROP) for f, _ in named])
+    truth = torch.from_numpy(np.concatenate([np.tile(c, len(_split(f.crops)[1])) for f, c in named]))
+    cosine = net.embed_both(held) @ net.prototypes.T
+    candidates = torch.logspace(-1.7, 0, 30)  # from 0.02: held-out frames are near copies of training ones
+    nll = [nn.functional.cross_entropy(cosine / t, truth.long()) for t in candidates]
+    net.temperature = candidates[int(torch.stack(nll).argmin())].clone()
+    return len(named), float((cosine.argmax(dim=1) == truth).float().mean())
+
+
+def train_identity(
+    reader: VideoReader, scene: Scene, params: Params, progress: Progress = SILENT
+) -> tuple[IdentityNet | None, IdentityReport]:
+    """Embedding net and class prototypes of the N individuals, or None when there is one animal, no global
+    fragment to learn from, or too little evidence that the animals can be told apart reliably (then identities
+    rest on motion alone, as they would without this stage)."""
+    began = time.monotonic()
+    fragments = find_global_fragments(reader, scene, params, params.identity_windows, progress) if scene.n_animals > 1 else []
+    if not fragments or params.identity_steps == 0:
+        return None, IdentityReport(len(fragments), 0, 0, time.monotonic() - began, float("nan"))
+    torch.manual_seed(params.seed)
+    net = IdentityNet(scene.n_animals)
+    progress.start("learning identities", 1)
+    _contrastive_fit(net, fragments, params.identity_steps, params.seed)
+    named, accuracy = _name_animals(net, fragments)
+    progress.advance()
+    progress.stop()
+    used = accuracy >= MIN_ACCURACY and named >= MIN_NAMED
+    report = IdentityReport(len(fragments), named, params.identity_steps, time.monotonic() - began, accuracy, used)
+    return (net if used else None), report
+
+
+# -- evidence while tracking ------------------------------------------------------------------------------
+
+
+class CropRecorder:
+    """Aligned crops of the animals a tracker saw alone in their blobs, indexed by (frame, track), so the
+    identity evidence can be computed in large batches once the chunk is tracked (and follow the tracks through
+    the episode corrections, which exchange columns of ``index``)."""
+
+    def __init__(self, scene: Scene, start: int, total: int) -> None:
+        self.scene, self.start = scene, start
+        self.index = np.full((total, scene.n_animals), -1, np.int64)
+        self.crops: list[torch.Tensor] = []
+        self.count = 0
+
+    def record(self, frame: np.ndarray, obs: Observation, owner: np.ndarray) -> None:
+        """Crops of the animals that own a one-animal blob alone in this frame (``owner``: blob per animal), on
+        every EVIDENCE_STRIDE-th frame: neighbouring frames are near copies, and this is a third of the work."""
+        if obs.index % EVIDENCE_STRIDE:
+            return
+        owned, counts = np.unique(owner[owner >= 0], return_counts=True)
+        alone = np.intersect1d(owned[counts == 1], single_blobs(obs.blobs, self.scene))
+        animals = np.flatnonzero(np.isin(owner, alone))
+        if len(animals) == 0:
+            return
+        blobs = owner[animals]
+        centres = self.scene.to_original(obs.blobs.centroids[blobs])
+        self.crops.append(aligned_crops(frame, self.scene, centres, body_axes(obs.blobs, obs.diff, blobs)))
+        self.index[obs.index - self.start, animals] = np.arange(self.count, self.count + len(animals))
+        self.count += len(animals)
+
+    def evidence(self, net: IdentityNet, batch: int = 1024) -> np.ndarray:
+        """(T, N, K) log-probability of each identity per frame and track; NaN where no crop was taken."""
+        crops = torch.cat(self.crops) if self.crops else torch.zeros((0, CROP, CROP))
+        logp = np.concatenate([net.log_probs(crops[i : i + batch]) for i in range(0, len(crops), batch)] or
+                              [np.zeros((0, len(net.prototypes)), np.float32)])
+        out = np.full(self.index.shape + (logp.shape[1],), np.nan, np.float32)
+        seen = self.index >= 0
+        out[seen] = logp[self.index[seen]]
+        return out

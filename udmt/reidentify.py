@@ -1,0 +1,203 @@
+"""Identities from looks: relabel a chunk's tracks so that each animal keeps its learned identity.
+
+The tracker's labels can only be wrong after animals touched or were lost, so each track is cut there into
+*segments*; within a segment the label cannot have changed. Each segment collects the identity classifier's
+evidence (``udmt.appearance``) from its frames where the animal was alone in its blob. Segments are then named
+greedily, most certain first, never giving one identity to two segments that overlap in time (the scheme of
+idtracker.ai's fragment assignment); segments the evidence cannot decide keep the identity their track had
+before the touch, as the tracker's motion model said.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from udmt.store import FLAG_INTERPOLATED, FLAG_LOST, FLAG_MERGED
+
+AMBIGUOUS = FLAG_MERGED | FLAG_LOST
+LOG_FLOOR = -8.0  # one odd crop can cost a segment at most this much log-likelihood
+CERTAIN = 4.0  # log-likelihood ratio over the runner-up at which a segment is named on its own evidence
+EFFECTIVE_FRAMES = 8  # neighbouring crops are alike: a segment's evidence counts as at most this many crops
+
+
+@dataclass
+class Segment:
+    """Frames of one track between two touches (clear frames only): its label cannot have changed inside."""
+
+    track: int
+    first: int  # frames [first, stop)
+    stop: int
+    score: np.ndarray  # (K,) summed log-likelihood of each identity
+    previous: int | None  # index of the track's segment before this one
+    identity: int = -1
+
+
+@dataclass(frozen=True)
+class Touch:
+    """An ambiguous run of one track (touching others, or lost) between its segments ``before`` and ``after``
+    (None at an end of the chunk); ``closest`` is the frame where it came nearest to another track."""
+
+    track: int
+    first: int
+    stop: int
+    before: int | None
+    after: int | None
+    closest: int
+
+
+def segments_of(flags: np.ndarray, evidence: np.ndarray, position: np.ndarray) -> tuple[list[Segment], list[Touch]]:
+    """Cut each track into segments of clear frames, scored by ``evidence`` (T, N, K) (log-probabilities, NaN
+    where none), and the ambiguous runs between them (touching, lost). ``position`` is (T, N, 2)."""
+    total, n = flags.shape
+    gaps = np.linalg.norm(position[:, :, None] - position[:, None], axis=3)
+    gaps[:, np.arange(n), np.arange(n)] = np.inf
+    closest = np.nan_to_num(gaps, nan=np.inf).min(axis=2)  # (T, N) distance to the nearest other track
+    segments: list[Segment] = []
+    touches: list[Touch] = []
+    for track in range(n):
+        clear = (flags[:, track] & AMBIGUOUS) == 0
+        edges = np.flatnonzero(np.diff(clear.astype(np.int8))) + 1
+        bounds = list(zip([0, *edges.tolist()], [*edges.tolist(), total]))
+        index = {}
+        for r, (first, stop) in enumerate(bounds):
+            if clear[first]:
+                previous = index.get(r - 2)
+                index[r] = len(segments)
+                segments.append(Segment(track, first, stop, _score(evidence[first:stop, track]), previous))
+        for r, (first, stop) in enumerate(bounds):
+            if not clear[first]:
+                near = first + int(np.argmin(closest[first:stop, track]))
+                touches.append(Touch(track, first, stop, index.get(r - 1), index.get(r + 1), near))
+    return segments, touches
+
+
+def _score(logp: np.ndarray) -> np.ndarray:
+    """Mean log-likelihood of each identity over the crops, counted as at most EFFECTIVE_FRAMES crops."""
+    logp = np.maximum(logp, LOG_FLOOR)
+    seen = np.isfinite(logp).all(axis=1)
+    count = int(seen.sum())
+    return logp[seen].mean(axis=0) * min(count, EFFECTIVE_FRAMES) if count else np.zeros(logp.shape[1])
+
+
+def _runner_up_gap(score: np.ndarray, allowed: np.ndarray) -> tuple[int, float]:
+    """Best allowed identity and its log-likelihood lead over the next allowed one (inf when it is the only one)."""
+    candidates = np.flatnonzero(allowed)
+    order = candidates[np.argsort(-score[candidates], kind="stable")]
+    gap = score[order[0]] - score[order[1]] if len(order) > 1 else np.inf
+    return int(order[0]), float(gap)
+
+
+def name_segments(segments: list[Segment], n_identities: int, total: int) -> None:
+    """Give every segment an identity; segments overlapping in time never share one where avoidable.
+
+    First the segments the evidence names for sure (most certain first); then the others in time order, each
+    keeping its track's previous identity (the motion model's answer) when that is free, else the likeliest
+    free one.
+    """
+    used = np.zeros((n_identities, total), bool)  # identity k is taken at frame t
+
+    def free(s: Segment) -> np.ndarray:
+        return ~used[:, s.first : s.stop].any(axis=1)
+
+    def take(s: Segment, k: int) -> None:
+        s.identity = k
+        used[k, s.first : s.stop] = True
+
+    for s in sorted(segments, key=lambda s: -_certainty(s)):
+        allowed = free(s)
+        if allowed.any():
+            best, gap = _runner_up_gap(s.score, allowed)
+            if gap >= CERTAIN and best == int(np.argmax(s.score)):
+                take(s, best)
+    for s in sorted((s for s in segments if s.identity < 0), key=lambda s: (s.first, s.track)):
+        allowed = free(s)
+        before = segments[s.previous].identity if s.previous is not None else -1
+        if before >= 0 and allowed[before]:
+            take(s, before)
+        elif allowed.any():
+            take(s, _runner_up_gap(s.score, allowed)[0])
+        else:  # every identity is taken somewhere in its span: keep the likeliest, the writer resolves clashes
+            take(s, int(np.argmax(s.score)))
+
+
+def _certainty(s: Segment) -> float:
+    top = np.sort(s.score)[::-1]
+    return float(top[0] - top[1]) if len(top) > 1 else 0.0
+
+
+def relabel(
+    segments: list[Segment],
+    touches: list[Touch],
+    columns: dict[str, tuple[np.ndarray, float]],
+    flags: np.ndarray,
+    corrected_flag: int,
+) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+    """Arrays with one column per identity (``columns``: name → ((T, N, …) per-track array, fill value where
+    nothing is claimed)), the relabelled flags (FLAG_LOST where unclaimed), and how many segments took another
+    identity than their track's segment before the touch.
+
+    A touch's frames go to the identity of the segment before it up to some frame and to the one after it from
+    there: the frame that lets most of them land on identities free at that time, nearest the closest approach
+    (where a tracker swap most likely happened). Frames of touches where identities changed get
+    ``corrected_flag``; frames whose identity is taken stay unclaimed.
+    """
+    total, n = flags.shape
+    out = {name: np.full_like(array, fill) for name, (array, fill) in columns.items()}
+    new_flags = np.full_like(flags, FLAG_LOST)
+    filled = np.zeros((total, n), bool)
+
+    def write(track: int, frames: np.ndarray, identity: int) -> None:
+        frames = frames[~filled[frames, identity]]
+        for name, (source, _) in columns.items():
+            out[name][frames, identity] = source[frames, track]
+        new_flags[frames, identity] = flags[frames, track]
+        filled[frames, identity] = True
+
+    for s in segments:
+        write(s.track, np.arange(s.first, s.stop), s.identity)
+    for touch in sorted(touches, key=lambda t: (t.first, t.track)):
+        ends = [segments[i].identity for i in (touch.before, touch.after) if i is not None]
+        if not ends:
+            continue
+        a, b = ends[0], ends[-1]
+        frames = np.arange(touch.first, touch.stop)
+        # frames that would land on a free identity for each possible switch frame c (frames < c → a, ≥ c → b)
+        free_a = np.concatenate([[0], np.cumsum(~filled[frames, a])])
+        free_b = np.concatenate([np.cumsum((~filled[frames, b])[::-1])[::-1], [0]])
+        landed = free_a + free_b
+        candidates = np.flatnonzero(landed == landed.max())
+        c = int(candidates[np.argmin(np.abs(candidates - (touch.closest - touch.first)))])
+        write(touch.track, frames[:c], a)
+        write(touch.track, frames[c:], b)
+        if a != b:
+            new_flags[frames, a] |= corrected_flag
+            new_flags[frames, b] |= corrected_flag
+    changes = sum(1 for s in segments if s.previous is not None and segments[s.previous].identity != s.identity)
+    return out, new_flags, changes
+
+
+def fill_gaps(position: np.ndarray, confidence: np.ndarray, flags: np.ndarray, max_gap: int) -> int:
+    """Interpolate, in place, runs of up to ``max_gap`` unknown frames between two known positions of the same
+    identity (left where a segment lost a clash); they are flagged interpolated with low confidence. Returns the
+    number of cells filled."""
+    filled = 0
+    for k in range(position.shape[1]):
+        unknown = np.isnan(position[:, k, 0])
+        t = 0
+        while t < len(unknown):
+            if not unknown[t]:
+                t += 1
+                continue
+            end = t
+            while end < len(unknown) and unknown[end]:
+                end += 1
+            if t > 0 and end < len(unknown) and end - t <= max_gap:
+                w = (np.arange(t, end) - (t - 1)) / (end - (t - 1))
+                position[t:end, k] = (1 - w)[:, None] * position[t - 1, k] + w[:, None] * position[end, k]
+                confidence[t:end, k] = 0.1
+                flags[t:end, k] = FLAG_INTERPOLATED
+                filled += end - t
+            t = end
+    return filled
