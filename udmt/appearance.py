@@ -299,8 +299,9 @@ def train_identity(
     fragment to learn from, or too little evidence that the animals can be told apart reliably (then identities
     rest on motion alone, as they would without this stage)."""
     began = time.monotonic()
-    fragments = find_global_fragments(reader, scene, params, params.identity_windows, progress) if scene.n_animals > 1 else []
-    if not fragments or params.identity_steps == 0:
+    wanted = scene.n_animals > 1 and params.identity_steps > 0
+    fragments = find_global_fragments(reader, scene, params, params.identity_windows, progress) if wanted else []
+    if not fragments:
         return None, IdentityReport(len(fragments), 0, 0, time.monotonic() - began, float("nan"))
     torch.manual_seed(params.seed)
     net = IdentityNet(scene.n_animals)

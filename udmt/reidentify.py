@@ -5,7 +5,8 @@ The tracker's labels can only be wrong after animals touched or were lost, so ea
 evidence (``udmt.appearance``) from its frames where the animal was alone in its blob. Segments are then named
 greedily, most certain first, never giving one identity to two segments that overlap in time (the scheme of
 idtracker.ai's fragment assignment); segments the evidence cannot decide keep the identity their track had
-before the touch, as the tracker's motion model said.
+before the touch, as the tracker's motion model said. The frames of each touch itself switch from the identity
+before it to the one after it where that fits best (:func:`relabel`).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def segments_of(flags: np.ndarray, evidence: np.ndarray, position: np.ndarray) -
         clear = (flags[:, track] & AMBIGUOUS) == 0
         edges = np.flatnonzero(np.diff(clear.astype(np.int8))) + 1
         bounds = list(zip([0, *edges.tolist()], [*edges.tolist(), total]))
-        index = {}
+        index: dict[int, int] = {}  # run number → its segment's position in ``segments``
         for r, (first, stop) in enumerate(bounds):
             if clear[first]:
                 previous = index.get(r - 2)
