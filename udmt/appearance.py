@@ -1,13 +1,14 @@
-"""Who is who by looks: an identity classifier learned from the video's own unambiguous stretches.
+"""Who is who by looks: an identity model learned from the video's own unambiguous stretches.
 
 Motion alone cannot keep identities through a long recording: every pile-up of animals is a chance to swap,
 and swaps accumulate over hours. Individuals differ a little in size, shade and markings, and a small CNN learns
 those differences from *global fragments* — stretches where every animal is alone in its blob and each moves
-much less than the distance to its neighbours, so frame-to-frame linking cannot be wrong (the idea of
-idtracker.ai, here with no labels and no pretrained weights). The first, longest global fragment names the
-classes; the others are classified, and join the training set when the classifier is sure of them
-(accumulation). Crops are aligned with each animal's body axis so the net need not learn rotations; the
-head–tail ambiguity is handled by training and predicting on both orientations.
+much less than the distance to its neighbours, so frame-to-frame linking cannot be wrong. Within a fragment the
+N tracks are N different animals, which is all a contrastive loss needs (the scheme of idtracker.ai v6, here with
+no labels and no pretrained weights). The longest fragment names the animals (one prototype embedding each);
+other fragments whose animals match the prototypes without doubt refine them, and the model is used only when it
+recognises held-out frames reliably. Crops are aligned with each animal's body axis so the net need not learn
+rotations; the head–tail ambiguity is handled by training and predicting on both orientations.
 """
 
 from __future__ import annotations
