@@ -114,7 +114,7 @@ def aligned_crops(frame: np.ndarray, scene: Scene, centres: np.ndarray, angles: 
 
 def single_blobs(blobs: Blobs, scene: Scene) -> np.ndarray:
     """Indices of blobs the size of one animal."""
-    return np.flatnonzero((blobs.areas >= 0.5 * scene.animal_area) & (blobs.areas <= 1.6 * scene.animal_area))
+    return np.flatnonzero(scene.is_single(blobs.areas))
 
 
 # -- global fragments -------------------------------------------------------------------------------------

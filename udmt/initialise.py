@@ -55,7 +55,7 @@ def _is_number(text: str) -> bool:
 def cleanliness(obs: Observation, scene: Scene) -> float:
     """1.0 for a frame with exactly N single-animal blobs; lower the more animals share or miss blobs."""
     areas = obs.blobs.areas
-    single = np.sum((areas >= 0.5 * scene.animal_area) & (areas <= 1.6 * scene.animal_area))
+    single = np.sum(scene.is_single(areas))
     return float(single - abs(len(areas) - scene.n_animals)) / scene.n_animals
 
 

@@ -37,6 +37,11 @@ class Scene:
     body_length: float  # original px, major axis of one animal
     n_animals: int
 
+    def is_single(self, areas: np.ndarray | float) -> np.ndarray:
+        """Whether blobs of these areas (working px²) are the size of one animal: the one rule by which the
+        tracker, the training clips, the start frame and the identity examples tell single animals from piles."""
+        return (np.asarray(areas) >= 0.5 * self.animal_area) & (np.asarray(areas) <= 1.6 * self.animal_area)
+
     def to_working(self, frame: np.ndarray) -> np.ndarray:
         """Block-average a uint8 frame to working resolution (float32)."""
         return downscale(frame, self.factor)

@@ -158,7 +158,7 @@ class Tracker:
             weights = np.clip(obs.diff[y, x], 0.0, None)
             if len(animals) == 1:
                 a = animals[0]
-                single = 0.5 * self.scene.animal_area <= obs.blobs.areas[b] <= 1.6 * self.scene.animal_area
+                single = bool(self.scene.is_single(obs.blobs.areas[b]))
                 if single:
                     new[a] = obs.blobs.centroids[b]
                 else:

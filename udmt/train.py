@@ -50,7 +50,7 @@ def _pseudo_position(obs: Observation, start: np.ndarray, scene: Scene, reach: f
     d = np.linalg.norm(blobs.centroids - start, axis=1)
     order = np.argsort(d)
     nearest = order[0]
-    single = 0.5 * scene.animal_area <= blobs.areas[nearest] <= 1.6 * scene.animal_area
+    single = bool(scene.is_single(blobs.areas[nearest]))
     clear = len(order) == 1 or d[order[1]] > d[nearest] + 0.5 * reach
     return blobs.centroids[nearest] if (single and clear and d[nearest] <= reach) else np.full(2, np.nan)
 
