@@ -21,7 +21,7 @@ def _scene(factor: int, shape: tuple[int, int], background: np.ndarray | None = 
     h, w = shape[0] // factor, shape[1] // factor
     floor = np.full((h, w), 200.0, np.float32) if background is None else background
     return Scene(factor=factor, background=floor, polarity=-1, noise=2.0, threshold=20.0, animal_area=300.0,
-                 body_length=40.0, n_animals=1)
+                 body_length=40.0, n_animals=1, animals_seen=1)
 
 
 @pytest.mark.parametrize("degrees", [0.0, 30.0, 95.0, -60.0])

@@ -155,18 +155,26 @@ def plan(
         "tasks": tasks,
     }
     path = run_dir / MANIFEST
-    if path.exists():
+    if path.exists() and _holds_work(run_dir):
         existing = json.loads(path.read_text())
         _check_version(run_dir, existing)
         if {k: existing.get(k) for k in ("params", "videos", "tasks")} != {k: manifest[k] for k in ("params", "videos", "tasks")}:
             raise UsageError(f"{run_dir} holds a different run (other videos or parameters); choose another output")
         return Run(run_dir, existing)
+    # A new run, or one in which nothing was trained or tracked yet (say it stopped at a wrong -n): (re)write
+    # the plan, under the training lock so that no training of an older plan is under way.
     with writing(run_dir):
         for sub in ("models", "chunks", "tasks", "logs"):
             (run_dir / sub).mkdir(parents=True, exist_ok=True)
-        _atomic_write(run_dir / "params.toml", params_to_toml(params))
-        _atomic_write(path, json.dumps(manifest, indent=1))
+        with exclusive(run_dir / "train.lock", f"training of {run_dir}"):
+            _atomic_write(run_dir / "params.toml", params_to_toml(params))
+            _atomic_write(path, json.dumps(manifest, indent=1))
     return Run(run_dir, manifest)
+
+
+def _holds_work(run_dir: Path) -> bool:
+    """Whether any stage has finished something in this run directory (a model or a tracked chunk)."""
+    return any((run_dir / "models").glob("*.pt")) or any((run_dir / "chunks").glob("*/*.npz"))
 
 
 def _check_length(video: Path, frames: int, params: Params) -> None:

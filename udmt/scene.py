@@ -8,6 +8,7 @@ animal. The model is estimated once per recording from frames sampled across the
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from udmt.errors import InputError
+from udmt.errors import InputError, InputWarning
 from udmt.params import Params
 from udmt.progress import SILENT, Progress
 from udmt.video import VideoReader
@@ -36,6 +37,7 @@ class Scene:
     animal_area: float  # working px² of one animal's foreground
     body_length: float  # original px, major axis of one animal
     n_animals: int
+    animals_seen: int  # the most animals any sampled frame shows (an upper bound), a check on n_animals
 
     def is_single(self, areas: np.ndarray | float) -> np.ndarray:
         """Whether blobs of these areas (working px²) are the size of one animal: the one rule by which the
@@ -56,7 +58,8 @@ class Scene:
 
     def to_state(self) -> dict[str, Any]:
         """Everything needed to rebuild the scene, in a form ``torch.load(weights_only=True)`` accepts."""
-        state: dict[str, Any] = {k: getattr(self, k) for k in ("factor", "polarity", "noise", "threshold", "animal_area", "body_length", "n_animals")}
+        names = ("factor", "polarity", "noise", "threshold", "animal_area", "body_length", "n_animals", "animals_seen")
+        state: dict[str, Any] = {k: getattr(self, k) for k in names}
         state["background"] = torch.from_numpy(self.background.copy())
         return state
 
@@ -75,6 +78,7 @@ class Scene:
             "animal_area_px": round(self.animal_area * self.factor**2, 1),
             "body_length_px": round(self.body_length, 2),
             "n_animals": self.n_animals,
+            "animals_seen": self.animals_seen,
         }
 
 
@@ -230,9 +234,22 @@ def read_frames(
     return frames
 
 
-def _single_animal_stats(diffs: np.ndarray, threshold: float, n_animals: int, params: Params) -> tuple[float, float]:
+def _most_animals_seen(per_frame: list[Blobs], params: Params) -> int:
+    """The most animals any sampled frame shows, found without the number the user gave.
+
+    Blobs of the frames that show the most separate blobs set the size of one animal; a blob is then counted
+    as the animals its area holds (at least one), so piles count in full and a rat counts as several mice:
+    the count can only err high, and a number of animals above it is certainly wrong.
+    """
+    largest = np.median([b.areas.max() for b in per_frame if len(b)])
+    big = [b.areas[b.areas >= params.blob_min_fraction * largest] for b in per_frame]
+    most = max(len(a) for a in big)
+    single = np.median(np.concatenate([a for a in big if len(a) == most]))
+    return max(int(np.maximum(1, np.round(a / single)).sum()) for a in big)
+
+
+def _single_animal_stats(per_frame: list[Blobs], n_animals: int, params: Params) -> tuple[float, float]:
     """Median area (working px²) and major-axis length (working px) of blobs that hold one animal each."""
-    per_frame = [find_blobs(diff, threshold, min_area=4, opening=params.mask_opening) for diff in diffs]
     # Frames whose big blobs number exactly N are the clean ones; their blobs are single animals.
     largest = [np.sort(b.areas)[::-1] for b in per_frame]
     rough = np.median([a[:n_animals].mean() for a in largest if len(a)]) if any(len(a) for a in largest) else 0.0
@@ -282,11 +299,17 @@ def estimate_scene(reader: VideoReader, n_animals: int, params: Params, progress
         noise = max(float(np.percentile(np.abs(diffs), 90)) / 1.645, 0.25)
         contrast = float(np.percentile(diffs, 99.99))
         threshold = max(params.threshold_sigma * noise, params.threshold_contrast * contrast, 3.0)
-        area, length = _single_animal_stats(diffs, threshold, n_animals, params)
+        per_frame = [find_blobs(diff, threshold, min_area=4, opening=params.mask_opening) for diff in diffs]
+        area, length = _single_animal_stats(per_frame, n_animals, params)
         wanted = max(1, int(length * factor / params.target_body_px))
         if wanted == factor or attempt == 1:
             break
         factor = wanted
+    seen = _most_animals_seen(per_frame, params)
+    if seen < n_animals:  # a warning, not an error: animals that stay still all video long blend into the floor
+        warnings.warn(f"{reader.path}: {n_animals} animals asked for, but none of the {len(frames)} frames sampled "
+                      f"across the video shows more than {seen}; if -n is wrong, track again with the number of "
+                      "animals in the arena", InputWarning, stacklevel=2)  # fmt: skip
     return Scene(
         factor=factor,
         background=background,
@@ -296,4 +319,5 @@ def estimate_scene(reader: VideoReader, n_animals: int, params: Params, progress
         animal_area=area,
         body_length=length * factor,
         n_animals=n_animals,
+        animals_seen=seen,
     )
