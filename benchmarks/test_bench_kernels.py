@@ -92,3 +92,11 @@ def test_crop_resize(benchmark, impl) -> None:
     sides = np.full(10, 96.0, dtype=np.float32)
     benchmark.group = "crop_resize 10 x 64x64 from 640x640"
     benchmark.pedantic(impl.crop_resize, args=(frame, centres, sides, 64), rounds=200, warmup_rounds=5)
+
+
+# ---- block mean: one 3712x3712 frame (a zebrafish arena) to working resolution, factor 6 -------------------
+@pytest.mark.parametrize("impl", [kernels, reference], ids=["udmt", "numpy"])
+def test_block_mean(benchmark, impl) -> None:
+    frame = rng.integers(0, 256, (3712, 3712), dtype=np.uint8)
+    benchmark.group = "block_mean 3712x3712 / 6"
+    benchmark.pedantic(impl.block_mean, args=(frame, 6), rounds=30, warmup_rounds=2)

@@ -302,7 +302,7 @@ def train_identity(
     began = time.monotonic()
     wanted = scene.n_animals > 1 and params.identity_steps > 0
     fragments = find_global_fragments(reader, scene, params, params.identity_windows, progress) if wanted else []
-    if not fragments:
+    if len(fragments) < MIN_NAMED:  # the net could never pass the naming check: do not spend the training
         return None, IdentityReport(len(fragments), 0, 0, time.monotonic() - began, float("nan"))
     torch.manual_seed(params.seed)
     net = IdentityNet(scene.n_animals)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from udmt import kernels
 from udmt.errors import InputError, InputWarning
 from udmt.params import Params
 from udmt.progress import SILENT, Progress
@@ -128,17 +129,8 @@ def observe_working(index: int, luma: np.ndarray, scene: Scene, params: Params) 
 
 
 def downscale(frame: np.ndarray, factor: int) -> np.ndarray:
-    """Block mean over factor×factor pixels (trailing rows/columns that do not fill a block are dropped).
-
-    Strided integer adds: about twice as fast as a reshape-and-mean on the hot path.
-    """
-    if factor == 1:
-        return frame.astype(np.float32)
-    h, w = frame.shape[0] // factor, frame.shape[1] // factor
-    wide = frame.astype(np.uint16 if factor <= 16 else np.uint32)
-    cols = sum(wide[:, j::factor][:, :w] for j in range(factor))
-    blocks = sum(cols[i::factor][:h] for i in range(factor))
-    return blocks.astype(np.float32) * np.float32(1.0 / factor**2)
+    """Block mean over factor×factor pixels (trailing rows/columns that do not fill a block are dropped)."""
+    return frame.astype(np.float32) if factor == 1 else kernels.block_mean(frame, factor)
 
 
 def binary_opening(mask: np.ndarray, size: int) -> np.ndarray:
@@ -288,7 +280,7 @@ def estimate_scene(reader: VideoReader, n_animals: int, params: Params, progress
     budget = max(8, min(params.background_samples, _SAMPLE_BYTES // max(1, reader.width * reader.height)))
     frames = list(read_frames(reader, _sample_indices(reader.n_frames, budget), progress).values())
     factor = max(1, round(max(reader.width, reader.height) / 512))
-    for attempt in range(2):  # once at a coarse guess, once at the resolution the animal size asks for
+    for attempt in range(3):  # once at a coarse guess, once at the resolution the animal size asks for
         samples = np.stack([downscale(f, factor) for f in frames])
         median = np.median(samples, axis=0)
         spread = samples - median
@@ -302,7 +294,7 @@ def estimate_scene(reader: VideoReader, n_animals: int, params: Params, progress
         per_frame = [find_blobs(diff, threshold, min_area=4, opening=params.mask_opening) for diff in diffs]
         area, length = _single_animal_stats(per_frame, n_animals, params)
         wanted = max(1, int(length * factor / params.target_body_px))
-        if wanted == factor or attempt == 1:
+        if wanted == factor or attempt == 2:
             break
         factor = wanted
     seen = _most_animals_seen(per_frame, params)

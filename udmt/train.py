@@ -134,14 +134,16 @@ def consistency_losses(
     return loss + (back - target0).pow(2).mean(dim=(1, 2))
 
 
-MIN_STEPS = 50
+MIN_STEPS = 30
+FRAMES_PER_STEP = 8
 
 
 def step_budget(n_frames: int, params: Params) -> int:
-    """Optimiser steps for a video of ``n_frames``: one per three frames, at least MIN_STEPS, at most
+    """Optimiser steps for a video of ``n_frames``: one per FRAMES_PER_STEP frames, at least MIN_STEPS, at most
     ``params.train_steps``. A short clip offers few distinct training windows, and more steps on them only
-    overfit; it should not cost minutes of training before seconds of tracking."""
-    return min(params.train_steps, max(MIN_STEPS, n_frames // 3))
+    overfit; it should not cost minutes of training before seconds of tracking. The budget is small because the
+    ablation without training (benchmarks/RESULTS.md) scored the same on every scene measured."""
+    return min(params.train_steps, max(MIN_STEPS, n_frames // FRAMES_PER_STEP))
 
 
 def train_feature_net(

@@ -13,6 +13,7 @@
 #include "assignment.hpp"
 #include "crop.hpp"
 #include "dcf.hpp"
+#include "downscale.hpp"
 #include "fft.hpp"
 
 namespace py = pybind11;
@@ -37,6 +38,21 @@ py::array_t<float> crop_resize(carray<std::uint8_t> frame, carray<float> centres
   {
     py::gil_scoped_release release;
     udmt::crop_resize(f, h, w, c, s, n, size, o);
+  }
+  return out;
+}
+
+py::array_t<float> block_mean(carray<std::uint8_t> frame, int factor) {
+  if (frame.ndim() != 2) throw std::invalid_argument("frame must be 2-D (H, W) uint8");
+  if (factor < 1) throw std::invalid_argument("factor must be at least 1");
+  const int h = static_cast<int>(frame.shape(0)), w = static_cast<int>(frame.shape(1));
+  if (h < factor || w < factor) throw std::invalid_argument("the frame is smaller than one block");
+  py::array_t<float> out({static_cast<py::ssize_t>(h / factor), static_cast<py::ssize_t>(w / factor)});
+  const auto* f = frame.data();
+  auto* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    udmt::block_mean(f, h, w, factor, o);
   }
   return out;
 }
@@ -254,6 +270,8 @@ py::tuple lsap_batch(carray<double> costs) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "udmt CPU kernels (C++17, OpenMP)";
+  m.def("block_mean", &block_mean, py::arg("frame"), py::arg("factor"),
+        "Block mean of a uint8 frame over factor x factor pixels (float32; partial blocks dropped).");
   m.def("crop_resize", &crop_resize, py::arg("frame"), py::arg("centres"), py::arg("sides"), py::arg("size"),
         "Batched bilinear crop-and-resize of square windows (pixel-centre coordinates, borders replicated).");
   m.def("rfft2", &rfft2, py::arg("x"),

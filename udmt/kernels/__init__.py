@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from udmt.kernels.assignment import linear_sum_assignment, linear_sum_assignment_batch
 from udmt.kernels.crop import crop_resize
+from udmt.kernels.downscale import block_mean
 from udmt.kernels.dcf import (
     Detection,
     cosine_window,
@@ -23,6 +24,7 @@ from udmt.kernels.fft import irfft2, rfft2
 
 __all__ = [
     "Detection",
+    "block_mean",
     "cosine_window",
     "crop_resize",
     "dcf_detect",

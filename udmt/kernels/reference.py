@@ -163,3 +163,10 @@ def crop_resize(frame: np.ndarray, centres: np.ndarray, sides: np.ndarray, size:
     top = image[y0, x0] + wx * (image[y0, x1] - image[y0, x0])
     bottom = image[y1, x0] + wx * (image[y1, x1] - image[y1, x0])
     return (top + wy[:, :, None] * (bottom - top)).astype(np.float32)
+
+
+def block_mean(frame: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of each factor×factor block (float64 sums, one rounding to float32); partial blocks dropped."""
+    h, w = frame.shape[0] // factor, frame.shape[1] // factor
+    blocks = np.asarray(frame, dtype=np.float64)[: h * factor, : w * factor].reshape(h, factor, w, factor)
+    return (blocks.sum(axis=(1, 3)) * (1.0 / factor**2)).astype(np.float32)
