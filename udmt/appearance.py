@@ -26,7 +26,7 @@ from udmt.progress import SILENT, Progress
 from udmt.scene import Blobs, Observation, Scene, observe
 from udmt.video import VideoReader
 
-CROP = 32  # classifier input side, pixels
+CROP = 64  # classifier input side, pixels: about one per original pixel, where the individual texture is
 CROP_BODY_LENGTHS = 1.4  # crop side in body lengths
 WINDOW_FRAMES = 48  # consecutive frames read per sampled window
 MIN_FRAGMENT = 6  # shortest global fragment worth keeping, frames
@@ -42,11 +42,15 @@ class IdentityNet(nn.Module):
 
     def __init__(self, n_classes: int, dim: int = 32) -> None:
         super().__init__()
-        self.body = nn.Sequential(  # small on purpose: it trains in seconds on a CPU (twice as wide: 3× slower,
-            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # no more accurate)
+        # Small on purpose (it trains in seconds on a CPU), but it sees the full-resolution crop: the first
+        # layer's stride, not a blur, halves it. Measured on the 5-mouse scene (200 steps, per-crop accuracy
+        # against the truth): 32-px crops 0.78, 64-px crops 0.94, 64-px crops through this strided net 0.96.
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 8, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(32 * (CROP // 8) ** 2, 64), nn.ReLU(), nn.Linear(64, dim),
+            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(32 * (CROP // 16) ** 2, 64), nn.ReLU(), nn.Linear(64, dim),
         )  # fmt: skip
         self.register_buffer("prototypes", torch.zeros(n_classes, dim))
         self.register_buffer("temperature", torch.tensor(TRAIN_TEMPERATURE))  # calibrated after training

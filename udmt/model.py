@@ -22,7 +22,7 @@ from torch import nn
 from udmt.appearance import IdentityNet
 from udmt.errors import InputError
 
-CHECKPOINT_VERSION = 3  # 2: optional identity classifier; 3: scene.animals_seen
+CHECKPOINT_VERSION = 3  # 2: optional identity classifier; 3: scene.animals_seen, 64-px identity crops
 IN_CHANNELS = 2  # luma, foreground evidence
 
 

@@ -44,6 +44,7 @@ class Params:
     # identity and refinement
     max_speed: float = 1.0  # largest expected displacement per frame, in body lengths
     blob_min_fraction: float = 0.15  # blobs smaller than this fraction of one animal are noise
+    episode_correction: bool = True  # judge each touching episode as a whole (False: for ablations)
     # long recordings
     chunk_frames: int = 1024
     overlap_frames: int = 64

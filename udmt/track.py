@@ -328,7 +328,8 @@ def track_chunk(
         # The pass's frames in the order it tracked them, for the segment-level identity check.
         done = slice(at, None, -1) if direction < 0 else slice(at, None)
         others = (confidence[done],) if crops is None else (confidence[done], crops.index[done])
-        identity.correct_episodes(position[done], blob[done], flags[done], FLAG_CORRECTED, others)
+        if params.episode_correction:
+            identity.correct_episodes(position[done], blob[done], flags[done], FLAG_CORRECTED, others)
     progress.stop()
     tracks = ChunkTracks(start, position, confidence, flags, first.index)
     if identities is None or crops is None:
