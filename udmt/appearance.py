@@ -334,11 +334,15 @@ class CropRecorder:
         self.crops: list[torch.Tensor] = []
         self.count = 0
 
+    @staticmethod
+    def wants(index: int) -> bool:
+        """Whether frame ``index`` is recorded: every EVIDENCE_STRIDE-th frame, as neighbouring frames are near
+        copies, and this is a third of the work (and of the frames the tracker must keep for it)."""
+        return index % EVIDENCE_STRIDE == 0
+
     def record(self, frame: np.ndarray, obs: Observation, owner: np.ndarray) -> None:
-        """Crops of the animals that own a one-animal blob alone in this frame (``owner``: blob per animal), on
-        every EVIDENCE_STRIDE-th frame: neighbouring frames are near copies, and this is a third of the work."""
-        if obs.index % EVIDENCE_STRIDE:
-            return
+        """Crops of the animals that own a one-animal blob alone in this frame (``owner``: blob per animal); call
+        it for the frames it :meth:`wants`."""
         owned, counts = np.unique(owner[owner >= 0], return_counts=True)
         alone = np.intersect1d(owned[counts == 1], single_blobs(obs.blobs, self.scene))
         animals = np.flatnonzero(np.isin(owner, alone))

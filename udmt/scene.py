@@ -264,13 +264,12 @@ def _single_animal_stats(per_frame: list[Blobs], n_animals: int, params: Params)
     return float(np.median(areas)), float(np.median(lengths)) if lengths else float(np.sqrt(np.median(areas)))
 
 
-def _background(samples: np.ndarray, polarity: int) -> np.ndarray:
-    """Per-pixel floor: a low percentile under bright animals, a high one under dark ones.
+def _background(low: np.ndarray, high: np.ndarray, polarity: int) -> np.ndarray:
+    """Per-pixel floor: the low quartile under bright animals, the high one under dark ones.
 
-    A percentile rather than the median keeps the floor clean where an animal rests for half the video.
+    A quartile rather than the median keeps the floor clean where an animal rests for half the video.
     """
-    q = 25 if polarity > 0 else 75
-    return np.percentile(samples, q, axis=0).astype(np.float32)
+    return low if polarity > 0 else high
 
 
 def estimate_scene(reader: VideoReader, n_animals: int, params: Params, progress: Progress = SILENT) -> Scene:
@@ -282,14 +281,16 @@ def estimate_scene(reader: VideoReader, n_animals: int, params: Params, progress
     factor = max(1, round(max(reader.width, reader.height) / 512))
     for attempt in range(3):  # once at a coarse guess, once at the resolution the animal size asks for
         samples = np.stack([downscale(f, factor) for f in frames])
-        median = np.median(samples, axis=0)
-        spread = samples - median
-        bright, dark = np.percentile(spread, [99.99, 0.01])
+        low, median, high = np.percentile(samples, [25, 50, 75], axis=0).astype(np.float32)  # one partition
+        # Whole-video statistics from every other pixel of every other row: the same percentiles to well within
+        # their noise (tails included: a 512² working frame still gives 65k pixels per sample), 4× cheaper.
+        sparse = np.s_[:, ::2, ::2]
+        bright, dark = np.percentile(samples[sparse] - median[sparse[1:]], [99.99, 0.01])
         polarity = 1 if bright >= -dark else -1
-        background = _background(samples, polarity)
+        background = _background(low, high, polarity)
         diffs = (samples - background) * polarity
-        noise = max(float(np.percentile(np.abs(diffs), 90)) / 1.645, 0.25)
-        contrast = float(np.percentile(diffs, 99.99))
+        noise = max(float(np.percentile(np.abs(diffs[sparse]), 90)) / 1.645, 0.25)
+        contrast = float(np.percentile(diffs[sparse], 99.99))
         threshold = max(params.threshold_sigma * noise, params.threshold_contrast * contrast, 3.0)
         per_frame = [find_blobs(diff, threshold, min_area=4, opening=params.mask_opening) for diff in diffs]
         area, length = _single_animal_stats(per_frame, n_animals, params)

@@ -284,11 +284,14 @@ def track_chunk(
     blob = np.full((total, n), identity.UNASSIGNED, np.int32)
     crops = CropRecorder(scene, start, total) if identities is not None else None
 
-    originals: dict[int, np.ndarray] = {}  # decoded frames, for the identity crops (the buffer's, and the latest)
+    # Decoded frames the identity crops will be cut from (the buffer's, and the latest): only those the
+    # recorder wants, as a 3712² frame is 14 MB and the buffer holds up to the overlap's length of them.
+    originals: dict[int, np.ndarray] = {}
 
     def observed(pairs: Iterable[tuple[int, np.ndarray]]) -> Iterator[Observation]:
         for i, f in pairs:
-            originals[i] = f
+            if crops is not None and crops.wants(i):
+                originals[i] = f
             yield observe_working(i, working_luma(f, scene), scene, params)
 
     def record(obs: Observation, result: FrameResult) -> None:
@@ -297,7 +300,7 @@ def track_chunk(
         confidence[i] = result.confidence
         flags[i] = result.flags
         blob[i] = result.blob
-        if crops is not None:
+        if crops is not None and crops.wants(obs.index):
             crops.record(originals[obs.index], obs, result.blob)
 
     frames = reader.frames(start, stop)
@@ -324,7 +327,7 @@ def track_chunk(
             record(obs, result)
             progress.advance()
             if obs.index > buffered:
-                del originals[obs.index]
+                originals.pop(obs.index, None)
         # The pass's frames in the order it tracked them, for the segment-level identity check.
         done = slice(at, None, -1) if direction < 0 else slice(at, None)
         others = (confidence[done],) if crops is None else (confidence[done], crops.index[done])
