@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import udmt
-from udmt import store
+from udmt import quality, store
 from udmt.errors import InputError, InputWarning, Interrupted, UdmtError, UsageError, writing
 from udmt.initialise import read_points
 from udmt.appearance import train_identity
@@ -286,6 +286,7 @@ def _run_task_locked(run: Run, index: int, should_stop: Callable[[], bool], prog
         with VideoReader(video["path"]) as reader:
             tracks = track_chunk(reader, scene, checkpoint.net, params, task["start"], stop, initial=initial,
                                  identities=checkpoint.identities, should_stop=should_stop, progress=progress)
+            tracks.forward_backward = quality.forward_backward_errors(reader, scene, checkpoint.net, params, tracks)
     except Interrupted:
         _atomic_write(report_path, json.dumps({"task": index, "status": "interrupted", "stopped": time.time()}))
         raise
@@ -295,7 +296,7 @@ def _run_task_locked(run: Run, index: int, should_stop: Callable[[], bool], prog
     try:
         np.savez(tmp, start=tracks.start, position=tracks.position, confidence=tracks.confidence, flags=tracks.flags,
                  start_frame=tracks.start_frame, identity_changes=tracks.identity_changes,
-                 identity_votes=np.array(tracks.identity_votes), **identified)
+                 identity_votes=np.array(tracks.identity_votes), forward_backward=tracks.forward_backward, **identified)
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)  # only left when the write failed (e.g. disk full)
@@ -313,7 +314,7 @@ def _load_chunk(path: Path) -> ChunkTracks:
         start_identity = data["start_identity"] if "start_identity" in data else None
         return ChunkTracks(int(data["start"]), data["position"], data["confidence"], data["flags"],
                            int(data["start_frame"]), start_identity, int(data["identity_changes"]),
-                           tuple(int(v) for v in data["identity_votes"]))
+                           tuple(int(v) for v in data["identity_votes"]), data["forward_backward"])
 
 
 def stitch(run: Run, progress: Progress = SILENT) -> list[Path]:
@@ -343,10 +344,12 @@ def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
         progress.start(f"stitching {Path(video['path']).name}", len(tasks))
         order = np.arange(n)  # output animal of each chunk column
         links, previous, totals, changes, votes = [], None, np.zeros(len(_QC_FLAGS) + 2), 0, np.zeros(2, int)
+        checks = []
         for t in tasks:
             chunk = _load_chunk(run.chunk_path(video["key"], t["chunk"]))
             changes += chunk.identity_changes
             votes += chunk.identity_votes
+            checks.append(chunk.forward_backward.ravel())
             if previous is None and chunk.start_identity is not None:
                 order[chunk.start_identity] = np.arange(n)  # the first chunk's initial tracks name the animals
             if previous is not None:
@@ -378,7 +381,8 @@ def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
             "chunk_plan": [{"start": t["start"], "stop": t["stop"]} for t in tasks], "stitch_links": links,
             "qc": {**_qc_summary(totals, video["n_frames"] * n), "identity_changes": changes,
                    # unsupervised identity quality: how often a crop's likeliest identity is the one it was given
-                   "identity_agreement": round(votes[0] / votes[1], 4) if votes[1] else None},
+                   "identity_agreement": round(votes[0] / votes[1], 4) if votes[1] else None,
+                   "forward_backward": quality.summary(np.concatenate(checks), scene.body_length)},
         }
         store.update_attrs(tmp, **attrs)
         if final.exists():

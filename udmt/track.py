@@ -253,6 +253,7 @@ class ChunkTracks:
     start_identity: np.ndarray | None = None  # (N,) identity of each initial track; None: not identified
     identity_changes: int = 0  # segments the classifier moved to another identity than the tracker's
     identity_votes: tuple[int, int] = (0, 0)  # crops whose likeliest identity is the one they were given, of all
+    forward_backward: np.ndarray | None = None  # (k, N) udmt.quality check errors, original px; None: not checked
 
 
 def track_chunk(

@@ -1,0 +1,42 @@
+"""The forward–backward check: small where the result is right, large where it jumped to another animal."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from udmt import quality
+from udmt.model import FeatureNet
+from udmt.params import Params
+from udmt.scene import estimate_scene
+from udmt.track import track_chunk
+from udmt.video import VideoReader
+
+THREE_FLIES = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "dreem_three_flies" / "three_flies.mp4"
+
+
+@pytest.mark.skipif(not THREE_FLIES.exists(), reason="../shared/data/real is not beside the checkout")
+def test_a_right_result_comes_home_and_a_swapped_one_does_not() -> None:
+    params = Params()
+    torch.manual_seed(0)
+    net = FeatureNet().eval()  # the check needs a tracker, not a trained one (the ablation: same scores)
+    with VideoReader(THREE_FLIES) as reader:
+        scene = estimate_scene(reader, 3, params)
+        tracks = track_chunk(reader, scene, net, params, 0, reader.n_frames)
+        right = quality.forward_backward_errors(reader, scene, net, params, tracks)
+        # A result that jumps: from frame 100 on, flies 0 and 1 exchange columns (the last window spans 96–127).
+        swapped = tracks.position.copy()
+        swapped[100:, [0, 1]] = swapped[100:, [1, 0]]
+        wrong = quality.forward_backward_errors(reader, scene, net, params, dataclasses.replace(tracks, position=swapped))
+    assert right.shape == wrong.shape == (4, 3)
+    assert np.nanmax(right) < 0.1 * scene.body_length  # every fly comes home
+    assert (wrong[-1, :2] > 0.5 * scene.body_length).all() and wrong[-1, 2] < 0.1 * scene.body_length
+    np.testing.assert_array_equal(wrong[:-1], right[:-1])  # windows before the jump are unchanged
+
+    report = quality.summary(wrong, scene.body_length)
+    assert report["checks"] == 12 and report["returned"] == pytest.approx(10 / 12, abs=1e-4)
+    assert quality.summary(np.zeros((0, 3), np.float32), scene.body_length)["checks"] == 0
