@@ -42,7 +42,7 @@ from udmt.train import train_feature_net
 from udmt.video import VideoReader
 
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: chunk files carry the forward-backward check
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -188,8 +188,9 @@ def _check_length(video: Path, frames: int, params: Params) -> None:
 def _check_version(run_dir: Path, manifest: dict[str, Any]) -> None:
     """Refuse a run planned by another udmt version: its finished chunks must not mix with this version's."""
     if manifest.get("udmt_version") != udmt.__version__ or manifest.get("version") != MANIFEST_VERSION:
-        raise UsageError(f"{run_dir}: planned by udmt {manifest.get('udmt_version')}, this is udmt {udmt.__version__}; "
-                         "results of two versions must not mix: track into a new output")  # fmt: skip
+        raise UsageError(f"{run_dir}: planned by udmt {manifest.get('udmt_version')} (run format {manifest.get('version')}), "
+                         f"this is udmt {udmt.__version__} (run format {MANIFEST_VERSION}); results of two versions "
+                         "must not mix: track into a new output")  # fmt: skip
 
 
 def open_run(run_dir: Path) -> Run:
