@@ -14,8 +14,9 @@ from scipy import ndimage
 from udmt import identity
 from udmt.model import FeatureNet
 from udmt.params import Params
-from udmt.scene import binary_opening, estimate_scene
-from udmt.track import peak_and_psr, track_chunk
+from udmt.initialise import place_animals
+from udmt.scene import Observation, Scene, binary_opening, estimate_scene, find_blobs
+from udmt.track import _sizes, peak_and_psr, track_chunk
 from udmt.video import VideoReader
 from udmt.identity import UNASSIGNED, Episode
 from udmt.store import FLAG_CORRECTED, FLAG_MERGED
@@ -164,3 +165,45 @@ def test_kernel_filters_track_like_the_torch_reference(synth_video_factory: Call
     np.testing.assert_allclose(fast.position, reference.position, atol=1e-3)
     np.testing.assert_allclose(fast.confidence, reference.confidence, atol=1e-4)  # PSR: the responses agree
     np.testing.assert_array_equal(fast.flags, reference.flags)
+
+
+# -- animals of different sizes (a rat among mice) ---------------------------------------------------------
+
+
+def _rat_and_mice() -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Foreground evidence of a rat (an ellipse of three mouse areas) at (60, 60) and three mice (discs of
+    radius 6, area ≈ 113 px²) elsewhere, with their centres."""
+    yy, xx = np.mgrid[0:120, 0:160]
+    diff = np.zeros((120, 160), np.float32)
+    diff[((xx - 60) / 19.0) ** 2 + ((yy - 60) / 6.0) ** 2 <= 1] = 50.0
+    mice = [(95.0, 60.0), (130.0, 20.0), (30.0, 100.0)]
+    for cx, cy in mice:
+        diff[(xx - cx) ** 2 + (yy - cy) ** 2 <= 36] = 50.0
+    return diff, [(60.0, 60.0), *mice]
+
+
+def test_a_large_animal_takes_its_blobs_extra_units() -> None:
+    """A mouse expected at the rat's rim goes to its own blob nearby, not into a 'free slot' of the rat's blob."""
+    diff, centres = _rat_and_mice()
+    blobs = find_blobs(diff, 10.0, min_area=4)
+    rat_blob, mouse_blob = (int(blobs.labels[int(y), int(x)]) - 1 for x, y in centres[:2])
+    expected = np.array([[60.0, 60.0], [78.0, 60.0]])  # the mouse's prediction lies inside the rat's blob
+    gates = identity.Gates(max_jump=np.full(2, 60.0), slot_penalty=6.0, extra_slot_penalty=20.0)
+    area = float(np.pi * 36)
+    unsized = identity.assign_to_blobs(expected, blobs, area, gates)
+    sized = identity.assign_to_blobs(expected, blobs, area, gates, units=np.array([3, 1]))
+    assert unsized.tolist() == [rat_blob, rat_blob]  # without sizes the rat's blob offers three slots
+    assert sized.tolist() == [rat_blob, mouse_blob]
+
+
+def test_the_start_puts_one_animal_in_each_blob_and_measures_the_rat() -> None:
+    diff, centres = _rat_and_mice()
+    blobs = find_blobs(diff, 10.0, min_area=4)
+    scene = Scene(factor=1, background=np.zeros_like(diff), polarity=1, noise=1.0, threshold=10.0,
+                  animal_area=float(np.pi * 36), body_length=12.0, n_animals=4, animals_seen=6)
+    obs = Observation(0, np.zeros(diff.shape, np.uint8), diff, blobs)
+    placed = place_animals(obs, scene)
+    got = sorted(map(tuple, np.round(placed).astype(int).tolist()))
+    assert got == sorted((int(x), int(y)) for x, y in centres)  # not three animals in the rat's blob
+    units = _sizes(obs, placed, scene)
+    assert sorted(units.tolist()) == [1, 1, 1, 3]

@@ -116,9 +116,13 @@ def aligned_crops(frame: np.ndarray, scene: Scene, centres: np.ndarray, angles: 
     return (pixels - floor) * (scene.polarity / 64.0)
 
 
-def single_blobs(blobs: Blobs, scene: Scene) -> np.ndarray:
-    """Indices of blobs the size of one animal."""
-    return np.flatnonzero(scene.is_single(blobs.areas))
+def one_animal_per_blob(blobs: Blobs, scene: Scene) -> bool:
+    """Whether each blob surely holds one animal: as many blobs as animals, none smaller than half an animal.
+
+    Counting rather than sizing each blob admits animals of different sizes (a rat among mice); a pile and a
+    stray fragment together could fool it, but not for a whole global fragment of unambiguous motion.
+    """
+    return len(blobs) == scene.n_animals and bool((blobs.areas >= 0.5 * scene.animal_area).all())
 
 
 # -- global fragments -------------------------------------------------------------------------------------
@@ -152,12 +156,12 @@ def find_global_fragments(
         run_first, previous = start, None
         for index, frame in reader.frames(start, min(start + WINDOW_FRAMES, reader.n_frames)):
             obs = observe(index, frame, scene, params)
-            single = single_blobs(obs.blobs, scene)
-            if not len(single) == n == len(obs.blobs):
+            if not one_animal_per_blob(obs.blobs, scene):
                 _close(run, run_first, fragments)
                 run, previous = [], None
                 continue
-            centres = obs.blobs.centroids[single]
+            single = np.arange(n)
+            centres = obs.blobs.centroids
             if previous is not None:
                 order = _unambiguous_link(previous, centres)
                 if order is None:  # a new fragment starts here
@@ -340,12 +344,13 @@ class CropRecorder:
         copies, and this is a third of the work (and of the frames the tracker must keep for it)."""
         return index % EVIDENCE_STRIDE == 0
 
-    def record(self, frame: np.ndarray, obs: Observation, owner: np.ndarray) -> None:
-        """Crops of the animals that own a one-animal blob alone in this frame (``owner``: blob per animal); call
-        it for the frames it :meth:`wants`."""
+    def record(self, frame: np.ndarray, obs: Observation, owner: np.ndarray, units: np.ndarray) -> None:
+        """Crops of the animals alone in a blob of their own size in this frame (``owner``: blob per animal;
+        ``units``: each animal's size in typical animals); call it for the frames it :meth:`wants`."""
         owned, counts = np.unique(owner[owner >= 0], return_counts=True)
-        alone = np.intersect1d(owned[counts == 1], single_blobs(obs.blobs, self.scene))
-        animals = np.flatnonzero(np.isin(owner, alone))
+        alone = np.isin(owner, owned[counts == 1])
+        area = obs.blobs.areas[np.where(alone, owner, 0)] if len(obs.blobs) else np.zeros(len(owner))
+        animals = np.flatnonzero(alone & self.scene.is_single(area / units))
         if len(animals) == 0:
             return
         blobs = owner[animals]

@@ -53,14 +53,24 @@ def point_blob_distance(points: np.ndarray, blobs: Blobs) -> np.ndarray:
     return dist
 
 
-def assign_to_blobs(expected: np.ndarray, blobs: Blobs, animal_area: float, gates: Gates) -> np.ndarray:
-    """Blob index for each animal (UNASSIGNED when no blob is within reach), one slot per animal."""
+def assign_to_blobs(
+    expected: np.ndarray, blobs: Blobs, animal_area: float, gates: Gates, units: np.ndarray | None = None
+) -> np.ndarray:
+    """Blob index for each animal (UNASSIGNED when no blob is within reach), one slot per animal.
+
+    ``units``: each animal's size in typical animals (a rat among mice: about 3). A large animal takes the
+    extra units of the blob it is expected in, so those do not become slots for its small neighbours.
+    """
     n = len(expected)
     result = np.full(n, UNASSIGNED)
     if len(blobs) == 0 or n == 0:
         return result
     dist = point_blob_distance(expected, blobs)
     capacity = blob_capacity(blobs.areas, animal_area)
+    if units is not None:
+        for i in np.flatnonzero((units > 1) & (dist.min(axis=1) == 0)):
+            b = int(np.argmin(dist[i]))
+            capacity[b] = max(1, capacity[b] - (int(units[i]) - 1))
     slot_blob = np.repeat(np.arange(len(blobs)), capacity + 1)
     slot_rank = np.concatenate([np.arange(c + 1) for c in capacity])
     penalty = np.where(slot_rank < capacity[slot_blob], slot_rank * gates.slot_penalty, gates.extra_slot_penalty)

@@ -65,8 +65,9 @@ def place_animals(obs: Observation, scene: Scene) -> np.ndarray:
     if len(blobs) == 0:
         raise InputError(f"frame {obs.index}: no animal visible to start from; give --init points.csv")
     counts = identity.blob_capacity(blobs.areas, scene.animal_area)
-    while counts.sum() > n:  # the blob with the least area per animal gives one up
-        ratio = np.where(counts > 0, blobs.areas / np.maximum(counts, 1), np.inf)
+    while counts.sum() > n:  # the blob with the least area per animal gives one up; a blob on its own keeps its
+        shared = counts > 1  # one animal while any blob holds more (one large animal is not several small ones)
+        ratio = np.where(shared if shared.any() else counts > 0, blobs.areas / np.maximum(counts, 1), np.inf)
         counts[np.argmin(ratio)] -= 1
     while counts.sum() < n:  # the blob with the most area per animal takes one more
         counts[np.argmax(blobs.areas / (counts + 1))] += 1

@@ -67,12 +67,14 @@ class Tracker:
     reference: bool = False  # filter maths in torch (udmt.model, the definition) instead of the C++ kernels
     velocity: np.ndarray = field(init=False)
     missing: np.ndarray = field(init=False)  # frames since each animal was last on a blob
+    units: np.ndarray = field(init=False)  # each animal's size in typical animals (measured at the start)
 
     def __post_init__(self) -> None:
         n = len(self.position)
         self.position = self.position.astype(np.float64)
         self.velocity = np.zeros((n, 2))
         self.missing = np.zeros(n, dtype=int)
+        self.units = np.ones(n, dtype=int)
         p = self.params
         self.body = self.scene.body_length / self.scene.factor  # working px
         self.window_side = p.search_scale * self.body
@@ -114,6 +116,7 @@ class Tracker:
         features = self._features(obs, self.position)
         num, den = self._learn(features, np.zeros_like(self.position))
         self.filters = _Filters(num, den, num.copy(), den.copy())
+        self.units = _sizes(obs, self.position, self.scene)
         n = len(self.position)
         flags, blob = np.full(n, FLAG_REFINED, np.uint8), np.full(n, identity.UNASSIGNED)
         return FrameResult(obs.index, self.position.copy(), np.ones(n, np.float32), flags, blob)
@@ -149,7 +152,7 @@ class Tracker:
             slot_penalty=0.3 * self.body,
             extra_slot_penalty=1.0 * self.body,
         )
-        owner = identity.assign_to_blobs(guess, obs.blobs, self.scene.animal_area, gates)
+        owner = identity.assign_to_blobs(guess, obs.blobs, self.scene.animal_area, gates, self.units)
         new = guess.copy()
         flags = np.zeros(n, np.uint8)
         for b in np.unique(owner[owner >= 0]):
@@ -158,7 +161,7 @@ class Tracker:
             weights = np.clip(obs.diff[y, x], 0.0, None)
             if len(animals) == 1:
                 a = animals[0]
-                single = bool(self.scene.is_single(obs.blobs.areas[b]))
+                single = bool(self.scene.is_single(obs.blobs.areas[b] / self.units[a]))
                 if single:
                     new[a] = obs.blobs.centroids[b]
                 else:
@@ -192,6 +195,21 @@ class Tracker:
         num, den = self._learn(features, offsets)
         f.num = (1 - eta)[:, None, None, None] * f.num + eta[:, None, None, None] * num
         f.den = (1 - eta)[:, None, None] * f.den + eta[:, None, None] * den
+
+
+def _sizes(obs: Observation, position: np.ndarray, scene: Scene) -> np.ndarray:
+    """Each animal's size in typical animals: its blob's capacity where it is alone in a blob, else 1."""
+    units = np.ones(len(position), dtype=int)
+    if len(obs.blobs) == 0:
+        return units
+    h, w = obs.blobs.labels.shape
+    ix = np.clip(np.rint(position[:, 0]).astype(int), 0, w - 1)
+    iy = np.clip(np.rint(position[:, 1]).astype(int), 0, h - 1)
+    blob = obs.blobs.labels[iy, ix] - 1
+    for i in np.flatnonzero(blob >= 0):
+        if np.sum(blob == blob[i]) == 1:
+            units[i] = identity.blob_capacity(obs.blobs.areas[blob[i : i + 1]], scene.animal_area)[0]
+    return units
 
 
 def peak_and_psr(response: np.ndarray, exclude: int = 5) -> tuple[np.ndarray, np.ndarray]:
@@ -302,7 +320,7 @@ def track_chunk(
         flags[i] = result.flags
         blob[i] = result.blob
         if crops is not None and crops.wants(obs.index):
-            crops.record(originals[obs.index], obs, result.blob)
+            crops.record(originals[obs.index], obs, result.blob, tracker.units)
 
     frames = reader.frames(start, stop)
     progress.start("tracking", total)
