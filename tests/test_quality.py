@@ -27,12 +27,15 @@ def test_a_right_result_comes_home_and_a_swapped_one_does_not() -> None:
     with VideoReader(THREE_FLIES) as reader:
         scene = estimate_scene(reader, 3, params)
         tracks = track_chunk(reader, scene, net, params, 0, reader.n_frames)
-        right = quality.forward_backward_errors(reader, scene, net, params, tracks)
+        right = quality.forward_backward_errors(reader, scene, net, params, tracks, windows=4)
         # A result that jumps: from frame 100 on, flies 0 and 1 exchange columns (the last window spans 96–127).
         swapped = tracks.position.copy()
         swapped[100:, [0, 1]] = swapped[100:, [1, 0]]
-        wrong = quality.forward_backward_errors(reader, scene, net, params, dataclasses.replace(tracks, position=swapped))
+        wrong = quality.forward_backward_errors(reader, scene, net, params, dataclasses.replace(tracks, position=swapped),
+                                                windows=4)
+        default = quality.forward_backward_errors(reader, scene, net, params, tracks)
     assert right.shape == wrong.shape == (4, 3)
+    assert default.shape == (1, 3)  # 128 frames: by default one window of 32 (a quarter of the chunk)
     assert np.nanmax(right) < 0.1 * scene.body_length  # every fly comes home
     assert (wrong[-1, :2] > 0.5 * scene.body_length).all() and wrong[-1, 2] < 0.1 * scene.body_length
     np.testing.assert_array_equal(wrong[:-1], right[:-1])  # windows before the jump are unchanged

@@ -19,20 +19,23 @@ from udmt.scene import Scene, observe
 from udmt.track import ChunkTracks, Tracker, run_tracker
 from udmt.video import VideoReader
 
-CHECK_WINDOWS = 4  # per chunk
+CHECK_WINDOWS = 4  # per chunk at most: one per four windows' length of frames, at least one
 CHECK_FRAMES = 32  # frames per window: long enough to cross a touch, short enough to be cheap
 
 
 def forward_backward_errors(
     reader: VideoReader, scene: Scene, net: FeatureNet, params: Params, tracks: ChunkTracks,
-    windows: int = CHECK_WINDOWS, length: int = CHECK_FRAMES,
+    windows: int | None = None, length: int = CHECK_FRAMES,
 ) -> np.ndarray:  # fmt: skip
     """(k, N) original-px distance between each animal's result at the first frame of each of k windows and where
     tracking back from the window's last frame put it; NaN where either is unknown. Windows whose last frame
-    lacks a position for some animal are skipped (the tracker needs every animal to start)."""
+    lacks a position for some animal are skipped (the tracker needs every animal to start). By default short
+    chunks get fewer windows, so that the check costs at most a quarter of the chunk's frames (or one window)."""
     total, n = tracks.position.shape[:2]
     if total < length:
         return np.zeros((0, n), np.float32)
+    if windows is None:
+        windows = max(1, min(CHECK_WINDOWS, total // (4 * length)))
     errors = []
     for last in np.unique(np.linspace(length - 1, total - 1, windows).round().astype(int)):
         first = last - length + 1
