@@ -207,3 +207,14 @@ def test_the_start_puts_one_animal_in_each_blob_and_measures_the_rat() -> None:
     assert got == sorted((int(x), int(y)) for x, y in centres)  # not three animals in the rat's blob
     units = _sizes(obs, placed, scene)
     assert sorted(units.tolist()) == [1, 1, 1, 3]
+
+
+def test_an_animal_of_ordinary_size_counts_as_one() -> None:
+    """A mouse whose blob is 1.55 mouse areas (within what one animal can be) is not taken for a large animal."""
+    diff = np.zeros((60, 60), np.float32)
+    diff[20:40, 20:40] = 50.0  # 400 px² blob
+    blobs = find_blobs(diff, 10.0, min_area=4)
+    scene = Scene(factor=1, background=np.zeros_like(diff), polarity=1, noise=1.0, threshold=10.0,
+                  animal_area=400 / 1.55, body_length=20.0, n_animals=1, animals_seen=1)
+    obs = Observation(0, np.zeros(diff.shape, np.uint8), diff, blobs)
+    assert _sizes(obs, np.array([[30.0, 30.0]]), scene).tolist() == [1]

@@ -198,7 +198,8 @@ class Tracker:
 
 
 def _sizes(obs: Observation, position: np.ndarray, scene: Scene) -> np.ndarray:
-    """Each animal's size in typical animals: its blob's capacity where it is alone in a blob, else 1."""
+    """Each animal's size in typical animals: where it is alone in a blob larger than one animal can be
+    (``Scene.is_single``), that blob's capacity; else 1."""
     units = np.ones(len(position), dtype=int)
     if len(obs.blobs) == 0:
         return units
@@ -207,8 +208,9 @@ def _sizes(obs: Observation, position: np.ndarray, scene: Scene) -> np.ndarray:
     iy = np.clip(np.rint(position[:, 1]).astype(int), 0, h - 1)
     blob = obs.blobs.labels[iy, ix] - 1
     for i in np.flatnonzero(blob >= 0):
-        if np.sum(blob == blob[i]) == 1:
-            units[i] = identity.blob_capacity(obs.blobs.areas[blob[i : i + 1]], scene.animal_area)[0]
+        area = obs.blobs.areas[blob[i] : blob[i] + 1]
+        if np.sum(blob == blob[i]) == 1 and not scene.is_single(area)[0]:
+            units[i] = identity.blob_capacity(area, scene.animal_area)[0]
     return units
 
 
