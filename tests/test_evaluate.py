@@ -14,8 +14,9 @@ from udmt.cli.app import run_app
 from udmt.errors import InputError, UsageError
 from udmt.evaluate import HOTA_ALPHAS, evaluate, evaluate_store, read_ground_truth
 
+from real_data import THREE_FLIES_GT, needs_real
+
 RADIUS = 10.0
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "dreem_three_flies"
 
 
 def _walkers(t: int = 40, n: int = 2) -> np.ndarray:
@@ -108,16 +109,16 @@ def _store_from(tmp_path: Path, position: np.ndarray) -> Path:
     return path
 
 
-@pytest.mark.skipif(not (REAL / "gt.csv").is_file(), reason="shared real clips not present")
+@needs_real
 def test_store_against_real_ground_truth(tmp_path: Path) -> None:
     """A real clip's ground truth scores 1.0 against itself and less once two ids swap halfway."""
-    truth = read_ground_truth(REAL / "gt.csv")
+    truth = read_ground_truth(THREE_FLIES_GT)
     pred = truth.position.astype(np.float32)
-    exact = evaluate_store(_store_from(tmp_path / "exact", pred), REAL / "gt.csv")  # radius from meta.json
+    exact = evaluate_store(_store_from(tmp_path / "exact", pred), THREE_FLIES_GT)  # radius from meta.json
     assert exact.radius_px == 35.0 and exact.n_frames == 128
     assert (exact.hota, exact.idf1, exact.mota) == pytest.approx((1.0, 1.0, 1.0))
     pred[64:] = pred[64:, [2, 1, 0]]
-    swapped = evaluate_store(_store_from(tmp_path / "swapped", pred), REAL / "gt.csv")
+    swapped = evaluate_store(_store_from(tmp_path / "swapped", pred), THREE_FLIES_GT)
     assert swapped.hota < 0.95 and swapped.idf1 < 0.95
 
 

@@ -15,7 +15,8 @@ from udmt.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE
 from udmt.evaluate import evaluate_store
 from udmt.store import read_tracks
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+from real_data import REAL, needs_real
+
 FAST = ["--train-seconds", "15", "-q"]
 
 
@@ -112,7 +113,7 @@ def test_init_points_outside_the_frame_are_refused(mice: Path, tmp_path: Path, c
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not REAL.exists(), reason="../shared/data/real is not beside the checkout")
+@needs_real
 @pytest.mark.parametrize("clip", ["dreem_two_flies", "dreem_three_flies"])
 def test_real_clips_with_automatic_start(clip: str, tmp_path: Path) -> None:
     meta = json.loads((REAL / clip / "meta.json").read_text())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,10 +15,10 @@ from udmt.scene import estimate_scene
 from udmt.track import track_chunk
 from udmt.video import VideoReader
 
-THREE_FLIES = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "dreem_three_flies" / "three_flies.mp4"
+from real_data import THREE_FLIES, needs_real
 
 
-@pytest.mark.skipif(not THREE_FLIES.exists(), reason="../shared/data/real is not beside the checkout")
+@needs_real
 def test_a_right_result_comes_home_and_a_swapped_one_does_not() -> None:
     params = Params()
     torch.manual_seed(0)

@@ -26,6 +26,8 @@ from udmt.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Input
 from udmt.store import read_tracks
 from udmt.video import VideoReader
 
+from real_data import THREE_FLIES, needs_real
+
 UDMT = [sys.executable, "-c", "from udmt.cli import main; main()"]
 FAST = "[udmt]\ntrain_steps = 0\n"  # no training: these tests are about files, not about tracking quality
 
@@ -76,10 +78,7 @@ def test_a_run_directory_is_not_reused_for_other_parameters(video: Path, tmp_pat
     assert "different run" in _one_line_error(capsys)
 
 
-THREE_FLIES = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "dreem_three_flies" / "three_flies.mp4"
-
-
-@pytest.mark.skipif(not THREE_FLIES.exists(), reason="../shared/data/real is not beside the checkout")
+@needs_real
 def test_more_animals_than_the_video_shows(tmp_path: Path, capsys) -> None:
     """A likely wrong -n is named in one warning line before the long work; the store records what was seen.
 

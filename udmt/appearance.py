@@ -122,7 +122,7 @@ def one_animal_per_blob(blobs: Blobs, scene: Scene) -> bool:
     Counting rather than sizing each blob admits animals of different sizes (a rat among mice); a pile and a
     stray fragment together could fool it, but not for a whole global fragment of unambiguous motion.
     """
-    return len(blobs) == scene.n_animals and bool((blobs.areas >= 0.5 * scene.animal_area).all())
+    return len(blobs) == scene.n_animals and bool(scene.is_animal(blobs.areas).all())
 
 
 # -- global fragments -------------------------------------------------------------------------------------

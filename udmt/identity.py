@@ -37,6 +37,14 @@ def blob_capacity(areas: np.ndarray, animal_area: float) -> np.ndarray:
     return np.maximum(1, np.rint(areas / animal_area)).astype(int)
 
 
+def blob_at(points: np.ndarray, blobs: Blobs) -> np.ndarray:
+    """Index of the blob under each point (working px), or -1 on the floor."""
+    h, w = blobs.labels.shape
+    ix = np.clip(np.rint(points[:, 0]).astype(int), 0, w - 1)
+    iy = np.clip(np.rint(points[:, 1]).astype(int), 0, h - 1)
+    return blobs.labels[iy, ix] - 1
+
+
 def point_blob_distance(points: np.ndarray, blobs: Blobs) -> np.ndarray:
     """(N, k) distance from each point to each blob: 0 inside, else to the blob's rim (a disc approximation)."""
     if len(blobs) == 0:
@@ -44,10 +52,7 @@ def point_blob_distance(points: np.ndarray, blobs: Blobs) -> np.ndarray:
     radius = np.sqrt(blobs.areas / np.pi)
     centre = np.linalg.norm(points[:, None, :] - blobs.centroids[None, :, :], axis=2)
     dist = np.maximum(centre - radius[None, :], 0.0)
-    h, w = blobs.labels.shape
-    ix = np.clip(np.rint(points[:, 0]).astype(int), 0, w - 1)
-    iy = np.clip(np.rint(points[:, 1]).astype(int), 0, h - 1)
-    inside = blobs.labels[iy, ix] - 1
+    inside = blob_at(points, blobs)
     rows = np.flatnonzero(inside >= 0)
     dist[rows, inside[rows]] = 0.0
     return dist

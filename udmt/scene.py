@@ -43,7 +43,11 @@ class Scene:
     def is_single(self, areas: np.ndarray | float) -> np.ndarray:
         """Whether blobs of these areas (working px²) are the size of one animal: the one rule by which the
         tracker, the training clips, the start frame and the identity examples tell single animals from piles."""
-        return (np.asarray(areas) >= 0.5 * self.animal_area) & (np.asarray(areas) <= 1.6 * self.animal_area)
+        return self.is_animal(areas) & (np.asarray(areas) <= 1.6 * self.animal_area)
+
+    def is_animal(self, areas: np.ndarray | float) -> np.ndarray:
+        """Whether blobs of these areas are large enough to be a whole animal (not a fragment of one)."""
+        return np.asarray(areas) >= 0.5 * self.animal_area
 
     def to_working(self, frame: np.ndarray) -> np.ndarray:
         """Block-average a uint8 frame to working resolution (float32)."""
@@ -264,14 +268,6 @@ def _single_animal_stats(per_frame: list[Blobs], n_animals: int, params: Params)
     return float(np.median(areas)), float(np.median(lengths)) if lengths else float(np.sqrt(np.median(areas)))
 
 
-def _background(low: np.ndarray, high: np.ndarray, polarity: int) -> np.ndarray:
-    """Per-pixel floor: the low quartile under bright animals, the high one under dark ones.
-
-    A quartile rather than the median keeps the floor clean where an animal rests for half the video.
-    """
-    return low if polarity > 0 else high
-
-
 def estimate_scene(reader: VideoReader, n_animals: int, params: Params, progress: Progress = SILENT) -> Scene:
     """Estimate background, polarity, threshold, animal size and the working resolution of one video."""
     if n_animals < 1:
@@ -287,7 +283,9 @@ def estimate_scene(reader: VideoReader, n_animals: int, params: Params, progress
         sparse = np.s_[:, ::2, ::2]
         bright, dark = np.percentile(samples[sparse] - median[sparse[1:]], [99.99, 0.01])
         polarity = 1 if bright >= -dark else -1
-        background = _background(low, high, polarity)
+        # The floor: the low quartile under bright animals, the high one under dark ones; a quartile rather than
+        # the median keeps it clean where an animal rests for half the video.
+        background = low if polarity > 0 else high
         diffs = (samples - background) * polarity
         noise = max(float(np.percentile(np.abs(diffs[sparse]), 90)) / 1.645, 0.25)
         contrast = float(np.percentile(diffs[sparse], 99.99))

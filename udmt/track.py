@@ -201,12 +201,7 @@ def _sizes(obs: Observation, position: np.ndarray, scene: Scene) -> np.ndarray:
     """Each animal's size in typical animals: where it is alone in a blob larger than one animal can be
     (``Scene.is_single``), that blob's capacity; else 1."""
     units = np.ones(len(position), dtype=int)
-    if len(obs.blobs) == 0:
-        return units
-    h, w = obs.blobs.labels.shape
-    ix = np.clip(np.rint(position[:, 0]).astype(int), 0, w - 1)
-    iy = np.clip(np.rint(position[:, 1]).astype(int), 0, h - 1)
-    blob = obs.blobs.labels[iy, ix] - 1
+    blob = identity.blob_at(position, obs.blobs)
     for i in np.flatnonzero(blob >= 0):
         area = obs.blobs.areas[blob[i] : blob[i] + 1]
         if np.sum(blob == blob[i]) == 1 and not scene.is_single(area)[0]:
