@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/tracking_speed.py --frames 900 --rounds 2
 
 Trains once on the 5-mouse 640² synthetic scene (feature net and identity net, as ``udmt track`` does), then
-tracks the whole video alternately with the kernels and with ``reference=True`` (torch's filter maths), one
+tracks the whole video alternately with the kernels and with the ``reference`` engine (torch's filter maths), one
 torch thread as in a chunk task. Prints frames/s of each run, the speed ratio, and the largest difference
 between the two trajectories (positions in px, confidences, flags).
 """
@@ -30,7 +30,7 @@ def timed_track(video: Path, scene: Scene, checkpoint, params: Params, reference
     with VideoReader(video) as reader:
         began = time.perf_counter()
         tracks = track_chunk(reader, scene, checkpoint.net, params, 0, reader.n_frames,
-                             identities=checkpoint.identities, reference=reference)
+                             identities=checkpoint.identities, engine="reference" if reference else "kernels")
         return tracks, time.perf_counter() - began
 
 

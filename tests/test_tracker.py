@@ -16,7 +16,8 @@ from udmt.model import FeatureNet
 from udmt.params import Params
 from udmt.initialise import place_animals
 from udmt.scene import Observation, Scene, binary_opening, estimate_scene, find_blobs
-from udmt.track import _sizes, peak_and_psr, track_chunk
+from udmt.filters import peak_and_psr
+from udmt.track import _sizes, track_chunk
 from udmt.video import VideoReader
 from udmt.identity import UNASSIGNED, Episode
 from udmt.store import FLAG_CORRECTED, FLAG_MERGED
@@ -161,7 +162,7 @@ def test_kernel_filters_track_like_the_torch_reference(synth_video_factory: Call
     with VideoReader(scene_dir / "video.mp4") as reader:
         scene = estimate_scene(reader, 3, params)
         fast = track_chunk(reader, scene, net, params, 0, reader.n_frames)
-        reference = track_chunk(reader, scene, net, params, 0, reader.n_frames, reference=True)
+        reference = track_chunk(reader, scene, net, params, 0, reader.n_frames, engine="reference")
     np.testing.assert_allclose(fast.position, reference.position, atol=1e-3)
     np.testing.assert_allclose(fast.confidence, reference.confidence, atol=1e-4)  # PSR: the responses agree
     np.testing.assert_array_equal(fast.flags, reference.flags)

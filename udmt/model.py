@@ -46,15 +46,15 @@ class FeatureNet(nn.Module):
         return features / torch.sqrt(energy + 1e-6)
 
 
-def network_input(luma: np.ndarray, background: np.ndarray, polarity: int, threshold: float) -> torch.Tensor:
-    """Stack the two input channels from cropped windows of the frame and of the background, (n, P, P) each.
+def network_input(luma: torch.Tensor, background: torch.Tensor, polarity: int, threshold: float) -> torch.Tensor:
+    """Stack the two input channels from cropped windows of the frame and of the background, (n, P, P) float32
+    each (on any device).
 
     The foreground channel makes the net's job easy where animals are apart; the luma channel carries the
     texture it needs where they touch.
     """
-    fg = np.clip(polarity * (luma - background) / threshold, -3.0, 6.0) / 3.0
-    stacked = np.stack([(luma - 128.0) / 64.0, fg], axis=1).astype(np.float32)
-    return torch.from_numpy(stacked)
+    fg = torch.clamp(polarity * (luma - background) / threshold, -3.0, 6.0) / 3.0
+    return torch.stack([(luma - 128.0) / 64.0, fg], dim=1)
 
 
 def hann_window(size: int) -> torch.Tensor:

@@ -30,6 +30,7 @@ import torch
 import udmt
 from udmt import quality, store
 from udmt.errors import InputError, InputWarning, Interrupted, UdmtError, UsageError, writing
+from udmt.filters import Engine
 from udmt.initialise import read_points
 from udmt.appearance import train_identity
 from udmt.model import Checkpoint, load_checkpoint
@@ -261,15 +262,17 @@ def _load_model(run: Run, key: str) -> tuple[Checkpoint, Scene, str]:
     return checkpoint, Scene.from_state(checkpoint.info["scene"]), checksum
 
 
-def run_task(run: Run, index: int, *, should_stop: Callable[[], bool] = lambda: False, progress: Progress = SILENT) -> bool:
-    """Track one (video, chunk); False when it was already done. Writes a per-task JSON report."""
+def run_task(run: Run, index: int, *, should_stop: Callable[[], bool] = lambda: False, progress: Progress = SILENT,
+             engine: Engine = "kernels") -> bool:
+    """Track one (video, chunk) with the appearance model on ``engine``; False when it was already done. Writes a
+    per-task JSON report."""
     if not 0 <= index < len(run.tasks):
         raise UsageError(f"task {index} does not exist: this run has tasks 0–{len(run.tasks) - 1}")
     with writing(run.directory), exclusive(run.directory / "tasks" / f"{index}.lock", f"task {index} of {run.directory}"):
-        return _run_task_locked(run, index, should_stop, progress)
+        return _run_task_locked(run, index, should_stop, progress, engine)
 
 
-def _run_task_locked(run: Run, index: int, should_stop: Callable[[], bool], progress: Progress) -> bool:
+def _run_task_locked(run: Run, index: int, should_stop: Callable[[], bool], progress: Progress, engine: Engine) -> bool:
     task = run.tasks[index]
     if run.task_done(task):
         return False
@@ -286,8 +289,10 @@ def _run_task_locked(run: Run, index: int, should_stop: Callable[[], bool], prog
     try:
         with VideoReader(video["path"]) as reader:
             tracks = track_chunk(reader, scene, checkpoint.net, params, task["start"], stop, initial=initial,
-                                 identities=checkpoint.identities, should_stop=should_stop, progress=progress)
-            tracks.forward_backward = quality.forward_backward_errors(reader, scene, checkpoint.net, params, tracks)
+                                 identities=checkpoint.identities, should_stop=should_stop, progress=progress,
+                                 engine=engine)
+            tracks.forward_backward = quality.forward_backward_errors(reader, scene, checkpoint.net, params, tracks,
+                                                                      engine=engine)
     except Interrupted:
         _atomic_write(report_path, json.dumps({"task": index, "status": "interrupted", "stopped": time.time()}))
         raise
@@ -438,10 +443,10 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _worker_task(run_dir: str, index: int) -> int:
+def _worker_task(run_dir: str, index: int, engine: Engine) -> int:
     flag = StopFlag()
     flag.install()
-    run_task(open_run(Path(run_dir)), index, should_stop=flag)
+    run_task(open_run(Path(run_dir)), index, should_stop=flag, engine=engine)
     return index
 
 
@@ -452,19 +457,20 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
-def run_tasks(run: Run, workers: int, stop: StopFlag, progress: Progress = SILENT) -> None:
-    """Every unfinished task, in ``workers`` processes (in this process when 1)."""
+def run_tasks(run: Run, workers: int, stop: StopFlag, progress: Progress = SILENT, engine: Engine = "kernels") -> None:
+    """Every unfinished task, in ``workers`` processes (in this process when 1); with the ``cuda`` engine the
+    processes share the GPU."""
     pending = [t["index"] for t in run.tasks if not run.task_done(t)]
     frames = {t["index"]: t["stop"] - t["start"] for t in run.tasks}
     progress.start(f"tracking {len(pending)} chunk(s) with {workers} worker(s)", sum(frames[i] for i in pending))
     if workers <= 1 or len(pending) <= 1:
         for index in pending:
-            run_task(run, index, should_stop=stop)
+            run_task(run, index, should_stop=stop, engine=engine)
             progress.advance(frames[index])
         progress.stop()
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init) as pool:
-        futures = {pool.submit(_worker_task, str(run.directory), i): i for i in pending}
+        futures = {pool.submit(_worker_task, str(run.directory), i, engine): i for i in pending}
         remaining = set(futures)
         while remaining:
             done, remaining = wait(remaining, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -487,6 +493,7 @@ def track(
     params: Params,
     workers: int,
     progress: Progress = SILENT,
+    engine: Engine = "kernels",
 ) -> list[Path]:
     """The whole job on this machine: plan → train → chunks in ``workers`` processes → stitch. Resumable."""
     stop = StopFlag()
@@ -496,5 +503,5 @@ def track(
         train(run, progress)
         if stop.raised:
             raise Interrupted("stopped by signal after training; re-run the same command to resume")
-        run_tasks(run, workers, stop, progress)
+        run_tasks(run, workers, stop, progress, engine)
         return stitch(run, progress)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from udmt.filters import Engine
 from udmt.model import FeatureNet
 from udmt.params import Params
 from udmt.scene import Scene, observe
@@ -25,7 +26,7 @@ CHECK_FRAMES = 32  # frames per window: long enough to cross a touch, short enou
 
 def forward_backward_errors(
     reader: VideoReader, scene: Scene, net: FeatureNet, params: Params, tracks: ChunkTracks,
-    windows: int | None = None, length: int = CHECK_FRAMES,
+    windows: int | None = None, length: int = CHECK_FRAMES, engine: Engine = "kernels",
 ) -> np.ndarray:  # fmt: skip
     """(k, N) original-px distance between each animal's result at the first frame of each of k windows and where
     tracking back from the window's last frame put it; NaN where either is unknown. Windows whose last frame
@@ -46,7 +47,7 @@ def forward_backward_errors(
         if len(observations) < length:  # a truncated video ends inside the window
             continue
         start = (tracks.position[last].astype(np.float64) + 0.5) / scene.factor - 0.5
-        *_, (_, result) = run_tracker(Tracker(scene, net, params, start), reversed(observations))
+        *_, (_, result) = run_tracker(Tracker(scene, net, params, start, engine), reversed(observations))
         errors.append(np.linalg.norm(scene.to_original(result.position) - tracks.position[first], axis=1))
     return np.array(errors, np.float32).reshape(-1, n)
 

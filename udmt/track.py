@@ -9,9 +9,9 @@ does not overwrite the model.
 
 After each pass over a chunk, every touching episode of two animals is judged as a whole
 (``identity.correct_episodes``): the frame-by-frame split of a shared blob cannot tell two animals apart while
-one crosses over the other, but the way each one entered and left the episode can. The filter maths runs in the
-C++ kernels (``udmt.kernels``); ``reference=True`` runs the torch definition instead, and the tests hold the two
-to the same trajectories.
+one crosses over the other, but the way each one entered and left the episode can. The appearance model (features
+and filters) runs on an engine of ``udmt.filters``: the C++ kernels, the torch definition, or the GPU; the tests
+hold them to the same trajectories.
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from udmt import identity, kernels, model, reidentify
+from udmt import identity, reidentify
 from udmt.appearance import CropRecorder, IdentityNet
 from udmt.errors import InputError, Interrupted
+from udmt.filters import Engine, filter_bank
 from udmt.initialise import find_start
-from udmt.kernels import crop_resize
-from udmt.model import FeatureNet, gaussian_label, hann_window, network_input, shift_spectrum
+from udmt.model import FeatureNet
 from udmt.params import Params
 from udmt.progress import SILENT, Progress
 from udmt.scene import Observation, Scene, observe_working, working_luma
@@ -48,23 +47,12 @@ class FrameResult:
 
 
 @dataclass
-class _Filters:
-    """Each animal's running-average filter plus its anchor (first clean appearance), in the Fourier domain
-    (the state layout of ``udmt.kernels.dcf``)."""
-
-    num: np.ndarray  # (N, C, M, M/2+1) complex64
-    den: np.ndarray  # (N, M, M/2+1) float32
-    anchor_num: np.ndarray
-    anchor_den: np.ndarray
-
-
-@dataclass
 class Tracker:
     scene: Scene
     net: FeatureNet
     params: Params
     position: np.ndarray  # (N, 2) working px
-    reference: bool = False  # filter maths in torch (udmt.model, the definition) instead of the C++ kernels
+    engine: Engine = "kernels"  # where the appearance model runs (udmt.filters)
     velocity: np.ndarray = field(init=False)
     missing: np.ndarray = field(init=False)  # frames since each animal was last on a blob
     units: np.ndarray = field(init=False)  # each animal's size in typical animals (measured at the start)
@@ -80,69 +68,25 @@ class Tracker:
         self.window_side = p.search_scale * self.body
         self.map_size = p.patch // 2
         self.cell = self.window_side / self.map_size  # working px per feature-map pixel
-        self.cosine = hann_window(self.map_size)
-        self.label_f = torch.fft.rfft2(gaussian_label(self.map_size, p.label_sigma * self.map_size))
-        self.label_np = self.label_f.numpy()
-        self.background_u8 = np.clip(np.rint(self.scene.background), 0, 255).astype(np.uint8)
-        self.filters: _Filters | None = None
-
-    # -- features ---------------------------------------------------------------------------------------
-    def _features(self, obs: Observation, centres: np.ndarray) -> np.ndarray:
-        centres32 = centres.astype(np.float32)
-        sides = np.full(len(centres), self.window_side, dtype=np.float32)
-        luma = crop_resize(obs.luma, centres32, sides, self.params.patch)
-        floor = crop_resize(self.background_u8, centres32, sides, self.params.patch)
-        inputs = network_input(luma, floor, self.scene.polarity, self.scene.threshold)
-        with torch.no_grad():
-            return (self.net(inputs) * self.cosine).numpy()
-
-    def _learn(self, features: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Filters for animals at ``offsets`` (feature-map px from the window centre).
-
-        The kernels learn against the centred label only; a label moved by δ is the centred one times a phase
-        ramp, so the numerator is the centred one times the conjugate ramp (the denominator does not change).
-        """
-        shift = torch.from_numpy(offsets.astype(np.float32))
-        if self.reference:
-            num, den = model.dcf_learn(torch.from_numpy(features), shift_spectrum(self.label_f, shift, self.map_size))
-            return num.numpy(), den.numpy()
-        num, den = kernels.dcf_learn(features, self.label_np)
-        ramp = shift_spectrum(torch.ones_like(self.label_f), shift, self.map_size).conj().resolve_conj().numpy()
-        return num * ramp[:, None], den
+        self.filters = filter_bank(self.engine, self.scene, self.net, p, self.window_side)
+        self.started = False
 
     # -- one frame --------------------------------------------------------------------------------------
     def start(self, obs: Observation) -> FrameResult:
         """Learn the first filters at the initial positions (the anchors of the template bank)."""
-        features = self._features(obs, self.position)
-        num, den = self._learn(features, np.zeros_like(self.position))
-        self.filters = _Filters(num, den, num.copy(), den.copy())
+        self.filters.start(self.filters.features(obs.luma, self.position))
+        self.started = True
         self.units = _sizes(obs, self.position, self.scene)
         n = len(self.position)
         flags, blob = np.full(n, FLAG_REFINED, np.uint8), np.full(n, identity.UNASSIGNED)
         return FrameResult(obs.index, self.position.copy(), np.ones(n, np.float32), flags, blob)
 
-    def _respond(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Peak offset (feature px, sub-pixel) and peak-to-sidelobe ratio of each animal's filter bank."""
-        f = self.filters
-        running, anchor = self._detect(f.num, f.den, features), self._detect(f.anchor_num, f.anchor_den, features)
-        return peak_and_psr(0.7 * running + 0.3 * anchor)
-
-    def _detect(self, num: np.ndarray, den: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """(N, M, M) response maps of one filter bank."""
-        lam = self.params.filter_lambda
-        if self.reference:
-            as_torch = map(torch.from_numpy, (num, den, features))
-            return model.dcf_detect(*as_torch, lam).numpy()
-        response = kernels.dcf_detect(num, den, features, lam, return_response=True).response
-        assert response is not None
-        return response
-
     def step(self, obs: Observation) -> FrameResult:
-        assert self.filters is not None, "call start() first"
+        assert self.started, "call start() first"
         n = len(self.position)
         expected = self.position + self.velocity
-        features = self._features(obs, expected)
-        offset, psr = self._respond(features)
+        features = self.filters.features(obs.luma, expected)
+        offset, psr = self.filters.respond(features)
         peak = expected + offset * self.cell
         trusted = psr > 4.0
         guess = np.where(trusted[:, None], peak, expected)
@@ -177,24 +121,20 @@ class Tracker:
         moved = new - self.position
         self.velocity = np.where(lost[:, None], 0.8 * self.velocity, 0.5 * moved + 0.5 * self.velocity)
         self.position = new
-        self._update_filters(features, (new - expected) / self.cell, flags)
+        self.filters.update(features, (new - expected) / self.cell, self._filter_rate(flags))
         confidence = np.clip((psr - 3.0) / 12.0, 0.05, 1.0).astype(np.float32)
         confidence = np.where(flags == FLAG_REFINED, np.maximum(confidence, 0.9), confidence)
         confidence = np.where(lost, np.minimum(confidence, 0.2), confidence).astype(np.float32)
         return FrameResult(obs.index, new.copy(), confidence, flags, owner)
 
-    def _update_filters(self, features: np.ndarray, offsets: np.ndarray, flags: np.ndarray) -> None:
+    def _filter_rate(self, flags: np.ndarray) -> np.ndarray:
         """Running average (rate η); much slower while touching, frozen while lost: aggregation over time.
 
         While animals pile up, the window around one holds mostly its neighbours, so a filter that kept learning
         there would drift onto a neighbour over a long episode; a tenth of the rate keeps it on its own animal.
         """
-        f = self.filters
-        rate = np.where(flags == FLAG_REFINED, 1.0, np.where(flags == FLAG_MERGED, 0.1, 0.0)) * self.params.filter_rate
-        eta = rate.astype(np.float32)
-        num, den = self._learn(features, offsets)
-        f.num = (1 - eta)[:, None, None, None] * f.num + eta[:, None, None, None] * num
-        f.den = (1 - eta)[:, None, None] * f.den + eta[:, None, None] * den
+        touching = np.where(flags == FLAG_MERGED, 0.1, 0.0)
+        return np.where(flags == FLAG_REFINED, 1.0, touching) * self.params.filter_rate
 
 
 def _sizes(obs: Observation, position: np.ndarray, scene: Scene) -> np.ndarray:
@@ -207,39 +147,6 @@ def _sizes(obs: Observation, position: np.ndarray, scene: Scene) -> np.ndarray:
         if np.sum(blob == blob[i]) == 1 and not scene.is_single(area)[0]:
             units[i] = identity.blob_capacity(area, scene.animal_area)[0]
     return units
-
-
-def peak_and_psr(response: np.ndarray, exclude: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """Sub-pixel peak (offset from the map centre, (N, 2) as x, y) and PSR of (N, M, M) response maps."""
-    n, m, _ = response.shape
-    flat = response.reshape(n, -1)
-    idx = flat.argmax(axis=1)
-    py, px = np.divmod(idx, m)
-    rows = np.arange(n)
-
-    def parabolic(c: np.ndarray, minus: np.ndarray, plus: np.ndarray) -> np.ndarray:
-        denom = minus - 2 * c + plus
-        return np.where(np.abs(denom) > 1e-12, 0.5 * (minus - plus) / np.where(denom == 0, 1, denom), 0.0)
-
-    c = response[rows, py, px]
-    dx = parabolic(c, response[rows, py, (px - 1) % m], response[rows, py, (px + 1) % m])
-    dy = parabolic(c, response[rows, (py - 1) % m, px], response[rows, (py + 1) % m, px])
-    offset = np.stack([px + np.clip(dx, -0.5, 0.5) - m // 2, py + np.clip(dy, -0.5, 0.5) - m // 2], axis=1)
-    # Sidelobe = the map outside the (2·exclude+1)² square around the peak: its sums are the map's sums minus
-    # the square's, read off integral images (no per-animal loop).
-    r64 = response.astype(np.float64)
-    lo_y, hi_y = np.maximum(py - exclude, 0), np.minimum(py + exclude, m - 1) + 1
-    lo_x, hi_x = np.maximum(px - exclude, 0), np.minimum(px + exclude, m - 1) + 1
-    count = m * m - (hi_y - lo_y) * (hi_x - lo_x)
-    moments = []
-    for values in (r64, r64 * r64):
-        table = np.zeros((n, m + 1, m + 1))
-        table[:, 1:, 1:] = values.cumsum(axis=1).cumsum(axis=2)
-        square = table[rows, hi_y, hi_x] - table[rows, lo_y, hi_x] - table[rows, hi_y, lo_x] + table[rows, lo_y, lo_x]
-        moments.append((table[:, m, m] - square) / count)
-    mean, mean_sq = moments
-    psr = (c - mean) / (np.sqrt(np.maximum(mean_sq - mean * mean, 0.0)) + 1e-9)
-    return offset, psr
 
 
 def run_tracker(tracker: Tracker, observations: Iterable[Observation]) -> Iterator[tuple[Observation, FrameResult]]:
@@ -283,15 +190,14 @@ def track_chunk(
     identities: IdentityNet | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     progress: Progress = SILENT,
-    reference: bool = False,
+    engine: Engine = "kernels",
 ) -> ChunkTracks:
     """Track frames [start, stop): initialise at the cleanest frame near ``start`` (or at ``initial`` original-px
     positions on frame ``start``), forward to ``stop`` and backward to ``start``; then, with an identity
     classifier, relabel the tracks by the animals' looks (``udmt.reidentify``).
 
-    ``reference`` runs the filter maths in torch (the definition) instead of the C++ kernels. Only the frames
-    before the initial frame are buffered (bounded by the overlap), so memory does not grow
-    with the chunk.
+    ``engine`` says where the appearance model runs (``udmt.filters``). Only the frames before the initial frame
+    are buffered (bounded by the overlap), so memory does not grow with the chunk.
     """
     n, total = scene.n_animals, stop - start
     position = np.full((total, n, 2), np.nan, np.float32)
@@ -332,7 +238,7 @@ def track_chunk(
         first, placed = find_start(buffer, scene)
     at = first.index - start
     for direction in (-1, 1):  # backward over the buffer, then forward through the rest of the chunk
-        tracker = Tracker(scene, net, params, placed.copy(), reference)
+        tracker = Tracker(scene, net, params, placed.copy(), engine)
         if direction < 0:
             sequence: Iterable[Observation] = reversed(buffer[: at + 1])
         else:

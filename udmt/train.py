@@ -101,9 +101,9 @@ class _Batcher:
             centre = clip.starts[k] + self.rng.uniform(-0.2, 0.2, 2) * self.window_side
             centres = centre[None].astype(np.float32)
             sides = np.array([self.window_side], np.float32)
-            floor = crop_resize(self.background, centres, sides, p.patch)
+            floor = torch.from_numpy(crop_resize(self.background, centres, sides, p.patch))
             for j, frame in enumerate(clip.frames):
-                luma = crop_resize(frame, centres, sides, p.patch)
+                luma = torch.from_numpy(crop_resize(frame, centres, sides, p.patch))
                 frames_inputs[j].append(network_input(luma, floor, self.scene.polarity, self.scene.threshold))
             starts.append((clip.starts[k] - centre) / self.cell)
             later.append((clip.later[k] - centre) / self.cell)

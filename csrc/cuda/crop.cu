@@ -1,6 +1,6 @@
 #include "crop.cuh"
 
-#include <cuda_runtime.h>
+#include "launch.cuh"
 
 namespace udmt::cuda {
 
@@ -39,11 +39,12 @@ __global__ void crop_resize_kernel(const std::uint8_t* frame, int height, int wi
 }  // namespace
 
 void crop_resize(const std::uint8_t* frame, int height, int width, const float* centres, const float* sides,
-                 int n, int size, float* out) {
+                 int n, int size, float* out, cudaStream_t stream) {
   if (n == 0) return;
   const dim3 block(16, 16);
   const dim3 grid((size + 15) / 16, (size + 15) / 16, n);
-  crop_resize_kernel<<<grid, block>>>(frame, height, width, centres, sides, size, out);
+  crop_resize_kernel<<<grid, block, 0, stream>>>(frame, height, width, centres, sides, size, out);
+  check_launch("crop_resize");
 }
 
 }  // namespace udmt::cuda

@@ -12,6 +12,7 @@ from udmt import pipeline
 from udmt.cli.app import app
 from udmt.cli.progress_bar import progress_for
 from udmt.errors import UsageError
+from udmt.filters import engine_for
 from udmt.params import Params, load_params
 
 Videos = Annotated[list[Path], typer.Argument(help="Video file(s): anything FFmpeg reads (mp4, avi, mkv, …).")]
@@ -22,6 +23,8 @@ Seed = Annotated[Optional[int], typer.Option("--seed", help="Seed of every rando
 TrainSeconds = Annotated[Optional[float], typer.Option("--train-seconds", help="Wall-clock budget of training.")]
 ChunkFrames = Annotated[Optional[int], typer.Option("--chunk-frames", help="Frames per chunk (multiple of 128).")]
 Overlap = Annotated[Optional[int], typer.Option("--overlap", help="Frames shared by consecutive chunks.")]
+Device = Annotated[str, typer.Option("--device", help="Where the tracker's features and filters run: auto (the GPU "
+                                    "when this build and machine have one), cpu or cuda.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (batch jobs).")]
 RunDir = Annotated[Path, typer.Argument(help="Run directory written by `udmt plan` or `udmt track`.")]
 
@@ -33,13 +36,6 @@ def params_from_options(config: Path | None, seed: int | None, train_seconds: fl
                        identity_steps=0 if no_identities else None)
 
 
-def _check_device(device: str) -> None:
-    if device not in ("auto", "cpu", "cuda"):
-        raise UsageError(f"--device must be auto, cpu or cuda, not {device!r}")
-    if device == "cuda":
-        raise UsageError("--device cuda: this build has no CUDA tracking path yet; use --device cpu")
-
-
 @app.command()
 def track(
     videos: Videos,
@@ -47,7 +43,7 @@ def track(
     animals: Animals = None,
     init: Init = None,
     workers: Annotated[int, typer.Option("--workers", "-j", help="Chunk processes (default: SLURM_CPUS_PER_TASK or CPUs).")] = 0,
-    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
+    device: Device = "auto",
     config: Config = None,
     seed: Seed = None,
     train_seconds: TrainSeconds = None,
@@ -62,10 +58,10 @@ def track(
 
     Resumable: re-running the same command skips finished work. SIGTERM/SIGUSR1 stop cleanly with exit 75.
     """
-    _check_device(device)
+    engine = engine_for(device)
     params = params_from_options(config, seed, train_seconds, chunk_frames, overlap, no_train, no_identities)
     stores = pipeline.track(videos, out, n_animals=animals, init=init, params=params,
-                            workers=workers or pipeline.default_workers(), progress=progress_for(quiet))
+                            workers=workers or pipeline.default_workers(), progress=progress_for(quiet), engine=engine)
     for store in stores:
         typer.echo(str(store))
 
@@ -98,6 +94,7 @@ def train(run_dir: RunDir, quiet: Quiet = False) -> None:
 def run_task(
     run_dir: RunDir,
     task: Annotated[Optional[int], typer.Option("--task", help="Task index (default: $SLURM_ARRAY_TASK_ID).")] = None,
+    device: Device = "auto",
     quiet: Quiet = False,
 ) -> None:
     """Track one chunk of the run. Exit 0 when done or already done, 75 when stopped by a signal (requeue)."""
@@ -108,7 +105,8 @@ def run_task(
         task = int(env)
     stop = pipeline.StopFlag()
     stop.install()
-    pipeline.run_task(pipeline.open_run(run_dir), task, should_stop=stop, progress=progress_for(quiet))
+    pipeline.run_task(pipeline.open_run(run_dir), task, should_stop=stop, progress=progress_for(quiet),
+                      engine=engine_for(device))
 
 
 @app.command()
