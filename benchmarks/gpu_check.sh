@@ -3,13 +3,13 @@
 # compute-sanitizer): build udmt with CUDA for this GPU, run the GPU tests, run them again under
 # compute-sanitizer memcheck, then benchmarks/gpu_speed.py. Logs go to $OUT (default /tmp/gpu-check).
 #
-#   bash benchmarks/gpu_check.sh [WORKERS]      # from the repository root; WORKERS default 16
+#   bash benchmarks/gpu_check.sh [WORKERS]      # from the repository root; WORKERS default 4,8,16
 #
 # Python packages the machine lacks can travel as wheels in .whl/ (see the device notes); runs/gpu must hold
 # the video and model that `benchmarks/gpu_speed.py --work runs/gpu` prepared on the development machine.
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-check}
-WORKERS=${1:-16}
+WORKERS=${1:-4,8,16}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 if compgen -G ".whl/*.whl" >/dev/null; then
@@ -29,5 +29,15 @@ timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 \
   python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py -k "not tracker" >"$OUT/memcheck.log" 2>&1
 echo "memcheck exit $?"; grep -E "ERROR SUMMARY|passed|failed" "$OUT/memcheck.log" | tail -5
 echo "== speed"
-timeout 420 python3 benchmarks/gpu_speed.py --work runs/gpu --workers "$WORKERS" --report "$OUT/gpu_speed.md" \
+timeout 300 python3 benchmarks/gpu_speed.py --work runs/gpu --workers "$WORKERS" --report "$OUT/gpu_speed.md" \
   2>&1 | tee "$OUT/gpu_speed.log"
+echo "== speed with the GPU shared through MPS (several processes' kernels at once)"
+export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps-pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps-log
+mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+if nvidia-cuda-mps-control -d; then
+  timeout 200 python3 benchmarks/gpu_speed.py --work runs/gpu --workers "$WORKERS" --engines cuda --sections parallel \
+    --tag MPS --report "$OUT/gpu_speed.md" 2>&1 | tee -a "$OUT/gpu_speed.log"
+  echo quit | nvidia-cuda-mps-control
+else
+  echo "MPS did not start"
+fi

@@ -1,8 +1,8 @@
 """GPU figures of issue #5: each kernel on the GPU against the CPU kernel on the same machine, and end-to-end
 tracking of 10 animals at 1024×1024 with the ``cuda`` engine against the ``kernels`` (CPU) engine.
 
-    .venv/bin/python benchmarks/gpu_speed.py --work runs/gpu          # synthesise the video and train (once)
-    python benchmarks/gpu_speed.py --work runs/gpu --workers 16        # on the GPU machine: measure
+    .venv/bin/python benchmarks/gpu_speed.py --work runs/gpu               # synthesise the video and train (once)
+    python benchmarks/gpu_speed.py --work runs/gpu --workers 4,8,16         # on the GPU machine: measure
 
 The first run writes ``video.mp4`` (10 mice, 1024², 1024 frames, seed 0) and a trained model under ``--work``;
 later runs reuse them, so the GPU machine measures the same video and model. Tracking is measured after
@@ -10,7 +10,8 @@ training, one torch thread per process as in a chunk task: one process on the wh
 excluded by decoding every frame into memory first), and ``--workers`` processes that each track the whole video
 at the same time, as chunk tasks of one recording share a machine (frames/s = all frames they tracked / the time
 from a common start to the last one's end; process start-up and warm-up excluded). Each engine's IDF1 against
-the ground truth shows that the speed is not bought with accuracy. Prints a markdown report.
+the ground truth shows that the speed is not bought with accuracy. Prints a markdown report (``--report`` also
+appends it to a file).
 """
 
 from __future__ import annotations
@@ -196,8 +197,11 @@ def track_parallel(video: Path, model: Path, engine: Engine, decoded: bool, work
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("runs/gpu"))
-    parser.add_argument("--workers", type=int, default=0, help="parallel tracking processes (0: skip)")
-    parser.add_argument("--report", type=Path, help="also write the report here")
+    parser.add_argument("--workers", default="", help="comma-separated process counts to run in parallel, e.g. 4,16")
+    parser.add_argument("--engines", default="kernels,cuda", help="engines of the tracking rows")
+    parser.add_argument("--sections", default="kernels,single,parallel", help="which tables to measure")
+    parser.add_argument("--tag", default="", help="added to the tracking rows' names (e.g. how the GPU was shared)")
+    parser.add_argument("--report", type=Path, help="also append the report here")
     args = parser.parse_args()
     video, model = prepare(args.work)
     reason = cuda.unavailable()
@@ -205,38 +209,44 @@ def main() -> None:
         print(f"prepared {video} and {model}; nothing to measure here: {reason}")
         return
     torch.set_num_threads(1)
-    lines = [f"GPU: {torch.cuda.get_device_name()}, CPU: {platform.processor() or platform.machine()} "
-             f"× {os.cpu_count()}, torch {torch.__version__}, one torch thread per process", "",
-             "| kernel (tracker shapes) | CPU µs | GPU µs | CPU/GPU |", "|---|---:|---:|---:|"]
-    checkpoint, _ = load_checkpoint(model)
-    scene = Scene.from_state(checkpoint.info["scene"])
-    with VideoReader(video) as reader:
-        _, first = next(reader.frames(0, 1))
-    working = np.clip(np.rint(scene.to_working(first)), 0, 255).astype(np.uint8)
-    host = HostFilters(scene, checkpoint.net, Params(), 90.0, reference=False)
-    for name, cpu_us, gpu_us in kernel_rows(host) + appearance_rows(checkpoint, scene, working):
-        lines.append(f"| {name} | {cpu_us:.1f} | {gpu_us:.1f} | {cpu_us / gpu_us:.1f}× |")
-    print("\n".join(lines), flush=True)
+    sections, engines = args.sections.split(","), args.engines.split(",")
+    workers = [int(w) for w in args.workers.split(",") if w]
+    tag = f" ({args.tag})" if args.tag else ""
+    lines: list[str] = []
 
+    def emit(line: str) -> None:
+        lines.append(line)
+        print(line, flush=True)
+
+    emit(f"GPU: {torch.cuda.get_device_name()}, CPU: {platform.processor() or platform.machine()} × {os.cpu_count()}, "
+         f"torch {torch.__version__}, one torch thread per process")
+    if "kernels" in sections:
+        checkpoint, _ = load_checkpoint(model)
+        scene = Scene.from_state(checkpoint.info["scene"])
+        with VideoReader(video) as reader:
+            _, first = next(reader.frames(0, 1))
+        working = np.clip(np.rint(scene.to_working(first)), 0, 255).astype(np.uint8)
+        host = HostFilters(scene, checkpoint.net, Params(), 90.0, reference=False)
+        emit("\n| kernel (tracker shapes) | CPU µs | GPU µs | CPU/GPU |\n|---|---:|---:|---:|")
+        for name, cpu_us, gpu_us in kernel_rows(host) + appearance_rows(checkpoint, scene, working):
+            emit(f"| {name} | {cpu_us:.1f} | {gpu_us:.1f} | {cpu_us / gpu_us:.1f}× |")
+    emit("\n| tracking 10 mice 1024², 1024 frames | decode | frames/s | IDF1 |\n|---|---|---:|---:|")
     truth = read_ground_truth(video.with_name("gt.csv"))
     radius = radius_from_meta(video.with_name("gt.csv"))
-    end = ["", "| tracking 10 mice 1024², 1024 frames | decode | frames/s | IDF1 |", "|---|---|---:|---:|"]
-    for engine in ("kernels", "cuda"):
+    for engine in engines if "single" in sections else ():
         for decoded in (False, True):
             seconds, position = track_once(video, model, engine, decoded)
             idf1 = evaluate(position, truth.position, radius).idf1
-            end.append(f"| one process, {engine} | {'excluded' if decoded else 'included'} | "
-                       f"{len(position) / seconds:.0f} | {idf1:.3f} |")
-            print(end[-1], flush=True)
-    for engine in ("kernels", "cuda") if args.workers else ():
-        for decoded in (False, True):
-            fps = track_parallel(video, model, engine, decoded, args.workers)
-            end.append(f"| {args.workers} processes, {engine} | {'excluded' if decoded else 'included'} | {fps:.0f} | |")
-            print(end[-1], flush=True)
-    report = "\n".join(lines + end)
-    print(report)
+            emit(f"| one process, {engine}{tag} | {'excluded' if decoded else 'included'} | "
+                 f"{len(position) / seconds:.0f} | {idf1:.3f} |")
+    for engine in engines if "parallel" in sections else ():
+        for count in workers:
+            for decoded in (False, True) if count == max(workers) else (False,):
+                fps = track_parallel(video, model, engine, decoded, count)
+                emit(f"| {count} processes, {engine}{tag} | {'excluded' if decoded else 'included'} | {fps:.0f} | |")
     if args.report:
-        args.report.write_text(report + "\n")
+        with args.report.open("a") as out:
+            out.write("\n".join(lines) + "\n\n")
 
 
 if __name__ == "__main__":

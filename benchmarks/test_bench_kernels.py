@@ -100,3 +100,27 @@ def test_block_mean(benchmark, impl) -> None:
     frame = rng.integers(0, 256, (3712, 3712), dtype=np.uint8)
     benchmark.group = "block_mean 3712x3712 / 6"
     benchmark.pedantic(impl.block_mean, args=(frame, 6), rounds=30, warmup_rounds=2)
+
+
+@pytest.mark.parametrize("impl", [kernels, reference], ids=["udmt", "reference"])
+def test_label_blobs(benchmark, impl) -> None:
+    """A working-resolution frame (1024² video at factor 3) with ten animal-sized blobs and speckle."""
+    from scipy import ndimage
+
+    mask = np.zeros((341, 341), bool)
+    for x, y in rng.uniform(30, 310, (10, 2)).astype(int):
+        mask[y - 8 : y + 8, x - 14 : x + 14] = True
+    mask |= ndimage.binary_dilation(rng.random((341, 341)) > 0.995)
+    diff = np.where(mask, 30.0, 0.0).astype(np.float32)
+    benchmark.group = "label_blobs 341x341, 10 animals"
+    benchmark.pedantic(impl.label_blobs, args=(mask, diff, 20.0, 40.0), rounds=50, warmup_rounds=2)
+
+
+@pytest.mark.parametrize("impl", [kernels, reference], ids=["udmt", "reference"])
+def test_split_blob(benchmark, impl) -> None:
+    """Three touching mice at working resolution: ~1300 pixels."""
+    x, y = rng.integers(0, 60, 1300), rng.integers(0, 25, 1300)
+    weights = rng.uniform(0, 30, 1300)
+    starts = np.array([[10.0, 12.0], [30.0, 12.0], [50.0, 12.0]])
+    benchmark.group = "split_blob 1300 px into 3"
+    benchmark.pedantic(impl.split_blob, args=(x, y, weights, starts), rounds=100, warmup_rounds=2)

@@ -90,20 +90,6 @@ def assign_to_blobs(
     return result
 
 
-def split_blob(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts: np.ndarray, iterations: int = 6) -> np.ndarray:
-    """Weighted k-means of one blob's pixels into len(starts) animals; centre i stays the animal of starts[i]."""
-    pts = np.stack([x, y], axis=1).astype(np.float64)
-    centres = starts.astype(np.float64).copy()
-    for _ in range(iterations):
-        nearest = np.argmin(((pts[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2), axis=1)
-        for k in range(len(centres)):
-            mine = nearest == k
-            total = weights[mine].sum()
-            if total > 0:
-                centres[k] = (pts[mine] * weights[mine, None]).sum(axis=0) / total
-    return centres
-
-
 def local_centroid(x: np.ndarray, y: np.ndarray, weights: np.ndarray, near: np.ndarray, radius: float) -> np.ndarray:
     """Weighted centroid of the blob pixels within ``radius`` of ``near`` (the blob centroid if none are)."""
     d2 = (x - near[0]) ** 2 + (y - near[1]) ** 2

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from udmt import identity
+from udmt import identity, kernels
 from udmt.errors import InputError
 from udmt.scene import Observation, Scene
 
@@ -84,7 +84,7 @@ def place_animals(obs: Observation, scene: Scene) -> np.ndarray:
         axis = np.linalg.eigh(np.cov(pts.T))[1][:, -1]
         spread = np.sqrt(blobs.areas[b] / np.pi)
         starts = centre + np.linspace(-0.6, 0.6, k)[:, None] * spread * axis[None, :]
-        positions.extend(identity.split_blob(x, y, weights, starts, iterations=10))
+        positions.extend(kernels.split_blob(x, y, weights, starts, iterations=10))
     return np.array(positions, dtype=np.float64)
 
 

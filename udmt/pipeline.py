@@ -309,6 +309,7 @@ def _run_task_locked(run: Run, index: int, should_stop: Callable[[], bool], prog
     seconds = time.monotonic() - began
     frames = stop - task["start"]
     report = {"task": index, "status": "done", "video": task["video"], "chunk": task["chunk"], "frames": frames,
+              "engine": engine,
               "seconds": round(seconds, 3), "fps": round(frames / max(seconds, 1e-9), 2),
               "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     _atomic_write(report_path, json.dumps(report))

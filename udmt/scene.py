@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import ndimage
 
 from udmt import kernels
 from udmt.errors import InputError, InputWarning
@@ -167,30 +166,9 @@ def find_blobs(
     mask = diff > threshold
     if opening > 1:  # cut thin appendages (tails, legs) that would glue separate animals into one blob
         mask = binary_opening(mask, opening)
-    labels, count = ndimage.label(mask)
-    if count == 0:
-        return Blobs(labels, np.zeros(0), np.zeros((0, 2)), [])
-    # Measure on the foreground pixels only: they are a few percent of the frame.
-    fy, fx = np.nonzero(labels)
-    index = labels[fy, fx]
-    evidence = diff[fy, fx]
-    areas = np.bincount(index, minlength=count + 1)[1:].astype(np.float64)
     seed = 2.0 * threshold if seed_threshold is None else seed_threshold
-    seeded = np.zeros(count + 1, dtype=bool)
-    seeded[index[evidence > seed]] = True
-    keep = np.flatnonzero((areas >= min_area) & seeded[1:])
-    if len(keep) < count:
-        remap = np.zeros(count + 1, dtype=np.int32)
-        remap[keep + 1] = np.arange(1, len(keep) + 1, dtype=np.int32)
-        labels = remap[labels]
-        index = remap[index]
-        areas = areas[keep]
-    weights = np.clip(evidence, 0.0, None)
-    total = np.bincount(index, weights, minlength=len(keep) + 1)[1:]
-    cx = np.bincount(index, weights * fx, minlength=len(keep) + 1)[1:] / total
-    cy = np.bincount(index, weights * fy, minlength=len(keep) + 1)[1:] / total
-    slices = [s for s in ndimage.find_objects(labels) if s is not None]
-    return Blobs(labels, areas, np.stack([cx, cy], axis=1), slices)
+    labels, areas, centroids, slices = kernels.label_blobs(mask, diff, seed, min_area)
+    return Blobs(labels, areas, centroids, slices)
 
 
 def _sample_indices(n_frames: int, count: int) -> np.ndarray:

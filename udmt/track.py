@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from udmt import identity, reidentify
+from udmt import identity, kernels, reidentify
 from udmt.appearance import CropRecorder, IdentityNet
 from udmt.errors import InputError, Interrupted
 from udmt.filters import Engine, filter_bank
@@ -112,7 +112,7 @@ class Tracker:
                     new[a] = identity.local_centroid(x, y, weights, guess[a], 0.6 * self.body)
                 flags[a] = FLAG_REFINED
             else:
-                new[animals] = identity.split_blob(x, y, weights, guess[animals])
+                new[animals] = kernels.split_blob(x, y, weights, guess[animals])
                 flags[animals] = FLAG_MERGED
         lost = owner < 0
         flags[lost] = FLAG_LOST

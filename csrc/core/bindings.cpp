@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "assignment.hpp"
+#include "blobs.hpp"
 #include "crop.hpp"
 #include "dcf.hpp"
 #include "downscale.hpp"
@@ -55,6 +56,60 @@ py::array_t<float> block_mean(carray<std::uint8_t> frame, int factor) {
     udmt::block_mean(f, h, w, factor, o);
   }
   return out;
+}
+
+py::tuple label_blobs(carray<std::uint8_t> mask, carray<float> diff, double seed, double min_area) {
+  if (mask.ndim() != 2 || diff.ndim() != 2 || mask.shape(0) != diff.shape(0) || mask.shape(1) != diff.shape(1)) {
+    throw std::invalid_argument("mask and diff must be 2-D arrays of one shape");
+  }
+  const int h = static_cast<int>(mask.shape(0)), w = static_cast<int>(mask.shape(1));
+  py::array_t<std::int32_t> labels({static_cast<py::ssize_t>(h), static_cast<py::ssize_t>(w)});
+  const auto* m = mask.data();
+  const auto* d = diff.data();
+  auto* l = labels.mutable_data();
+  std::vector<udmt::blobs::Blob> kept;
+  {
+    py::gil_scoped_release release;
+    kept = udmt::blobs::label(m, d, h, w, seed, min_area, l);
+  }
+  const auto k = static_cast<py::ssize_t>(kept.size());
+  py::array_t<double> areas(k), centroids({k, static_cast<py::ssize_t>(2)});
+  py::array_t<std::int32_t> boxes({k, static_cast<py::ssize_t>(4)});
+  auto* a = areas.mutable_data();
+  auto* c = centroids.mutable_data();
+  auto* b = boxes.mutable_data();
+  for (py::ssize_t i = 0; i < k; ++i) {
+    const auto& blob = kept[i];
+    a[i] = blob.area;
+    c[2 * i] = blob.weighted_x / blob.weight;
+    c[2 * i + 1] = blob.weighted_y / blob.weight;
+    b[4 * i] = blob.y0;
+    b[4 * i + 1] = blob.y1 + 1;
+    b[4 * i + 2] = blob.x0;
+    b[4 * i + 3] = blob.x1 + 1;
+  }
+  return py::make_tuple(labels, areas, centroids, boxes);
+}
+
+py::array_t<double> split_blob(carray<std::int64_t> x, carray<std::int64_t> y, carray<double> weights,
+                               carray<double> starts, int iterations) {
+  const auto n = x.size();
+  if (x.ndim() != 1 || y.ndim() != 1 || weights.ndim() != 1 || y.size() != n || weights.size() != n) {
+    throw std::invalid_argument("x, y and weights must be 1-D arrays of one length");
+  }
+  if (starts.ndim() != 2 || starts.shape(1) != 2) throw std::invalid_argument("starts must be (k, 2)");
+  py::array_t<double> centres({starts.shape(0), static_cast<py::ssize_t>(2)});
+  std::copy(starts.data(), starts.data() + starts.size(), centres.mutable_data());
+  const auto* px = x.data();
+  const auto* py_ = y.data();
+  const auto* pw = weights.data();
+  auto* out = centres.mutable_data();
+  const int k = static_cast<int>(starts.shape(0));
+  {
+    py::gil_scoped_release release;
+    udmt::blobs::split(px, py_, pw, static_cast<int>(n), k, iterations, out);
+  }
+  return centres;
 }
 
 // Leading dimensions of an (..., H, W) array flattened into one plane count.
@@ -272,6 +327,10 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "udmt CPU kernels (C++17, OpenMP)";
   m.def("block_mean", &block_mean, py::arg("frame"), py::arg("factor"),
         "Block mean of a uint8 frame over factor x factor pixels (float32; partial blocks dropped).");
+  m.def("label_blobs", &label_blobs, py::arg("mask"), py::arg("diff"), py::arg("seed"), py::arg("min_area"),
+        "4-connected components kept by area and seed: (labels, areas, centroids, boxes [y0, y1, x0, x1)).");
+  m.def("split_blob", &split_blob, py::arg("x"), py::arg("y"), py::arg("weights"), py::arg("starts"),
+        py::arg("iterations"), "Weighted k-means of one blob's pixels from the given centres.");
   m.def("crop_resize", &crop_resize, py::arg("frame"), py::arg("centres"), py::arg("sides"), py::arg("size"),
         "Batched bilinear crop-and-resize of square windows (pixel-centre coordinates, borders replicated).");
   m.def("rfft2", &rfft2, py::arg("x"),

@@ -21,9 +21,14 @@ __global__ void crop_resize_kernel(const std::uint8_t* frame, int height, int wi
   const int i = blockIdx.y * blockDim.y + threadIdx.y;
   const int j = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= size || j >= size) return;
+  // The CPU kernel's arithmetic in its order, each operation rounded on its own (no fused multiply-adds), so
+  // both give the same bits.
   const float scale = sides[k] / static_cast<float>(size);
-  const float sy = centres[2 * k + 1] - 0.5f * sides[k] + (i + 0.5f) * scale;
-  const float sx = centres[2 * k] - 0.5f * sides[k] + (j + 0.5f) * scale;
+  const float half_scale = __fmul_rn(0.5f, scale), half_side = __fmul_rn(0.5f, sides[k]);
+  const float x_start = __fadd_rn(__fsub_rn(centres[2 * k], half_side), half_scale);
+  const float y_start = __fadd_rn(__fsub_rn(centres[2 * k + 1], half_side), half_scale);
+  const float sy = __fadd_rn(y_start, __fmul_rn(static_cast<float>(i), scale));
+  const float sx = __fadd_rn(x_start, __fmul_rn(static_cast<float>(j), scale));
   const float fy0 = floorf(sy), fx0 = floorf(sx);
   const float wy = sy - fy0, wx = sx - fx0;
   const int y0 = min(max(static_cast<int>(fy0), 0), height - 1);
@@ -32,8 +37,8 @@ __global__ void crop_resize_kernel(const std::uint8_t* frame, int height, int wi
   const int x1 = min(max(static_cast<int>(fx0) + 1, 0), width - 1);
   const float a = frame[y0 * width + x0], b = frame[y0 * width + x1];
   const float c = frame[y1 * width + x0], d = frame[y1 * width + x1];
-  const float top = a + wx * (b - a), bottom = c + wx * (d - c);
-  out[(static_cast<long long>(k) * size + i) * size + j] = top + wy * (bottom - top);
+  const float top = __fadd_rn(a, __fmul_rn(wx, b - a)), bottom = __fadd_rn(c, __fmul_rn(wx, d - c));
+  out[(static_cast<long long>(k) * size + i) * size + j] = __fadd_rn(top, __fmul_rn(wy, bottom - top));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@ return numpy arrays on the CPU; the tracker's GPU path lives in ``udmt.model`` /
 from __future__ import annotations
 
 from udmt.kernels.assignment import linear_sum_assignment, linear_sum_assignment_batch
+from udmt.kernels.blobs import label_blobs, split_blob
 from udmt.kernels.crop import crop_resize
 from udmt.kernels.downscale import block_mean
 from udmt.kernels.dcf import (
@@ -33,8 +34,10 @@ __all__ = [
     "dcf_update",
     "gaussian_label",
     "irfft2",
+    "label_blobs",
     "label_spectrum",
     "linear_sum_assignment",
     "linear_sum_assignment_batch",
     "rfft2",
+    "split_blob",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
+import scipy.ndimage
 import scipy.optimize
 
 from udmt.kernels.dcf import Detection, check_state, per_animal
@@ -170,3 +171,43 @@ def block_mean(frame: np.ndarray, factor: int) -> np.ndarray:
     h, w = frame.shape[0] // factor, frame.shape[1] // factor
     blocks = np.asarray(frame, dtype=np.float64)[: h * factor, : w * factor].reshape(h, factor, w, factor)
     return (blocks.sum(axis=(1, 3)) * (1.0 / factor**2)).astype(np.float32)
+
+
+def label_blobs(mask: np.ndarray, diff: np.ndarray, seed: float,
+                min_area: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[slice, slice]]]:  # fmt: skip
+    """scipy.ndimage.label (4-connected), then keep the components with a pixel of diff > seed and at least
+    min_area pixels, renumbered in order; float64 sums over the foreground pixels in raster order."""
+    diff = np.asarray(diff, dtype=np.float32)
+    labels, count = scipy.ndimage.label(np.asarray(mask, dtype=bool))
+    fy, fx = np.nonzero(labels)
+    index = labels[fy, fx]
+    evidence = diff[fy, fx]
+    areas = np.bincount(index, minlength=count + 1)[1:].astype(np.float64)
+    seeded = np.zeros(count + 1, dtype=bool)
+    seeded[index[evidence.astype(np.float64) > seed]] = True
+    keep = np.flatnonzero((areas >= min_area) & seeded[1:])
+    remap = np.zeros(count + 1, dtype=np.int32)
+    remap[keep + 1] = np.arange(1, len(keep) + 1, dtype=np.int32)
+    labels, index = remap[labels], remap[index]
+    weights = np.maximum(evidence.astype(np.float64), 0.0)
+    total = np.bincount(index, weights, minlength=len(keep) + 1)[1:]
+    cx = np.bincount(index, weights * fx, minlength=len(keep) + 1)[1:] / total
+    cy = np.bincount(index, weights * fy, minlength=len(keep) + 1)[1:] / total
+    slices = [s for s in scipy.ndimage.find_objects(labels) if s is not None]
+    return labels, areas[keep], np.stack([cx, cy], axis=1).reshape(-1, 2), slices
+
+
+def split_blob(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts: np.ndarray, iterations: int = 6) -> np.ndarray:
+    """Weighted k-means: each iteration gives every pixel to its nearest centre (first on ties) and moves each
+    centre that received weight to its pixels' weighted mean."""
+    pts = np.stack([x, y], axis=1).astype(np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    centres = np.asarray(starts, dtype=np.float64).reshape(-1, 2).copy()
+    for _ in range(iterations):
+        nearest = np.argmin(((pts[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2), axis=1)
+        for k in range(len(centres)):
+            mine = nearest == k
+            total = weights[mine].sum()
+            if total > 0:
+                centres[k] = (pts[mine] * weights[mine, None]).sum(axis=0) / total
+    return centres

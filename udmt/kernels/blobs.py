@@ -1,0 +1,33 @@
+"""Foreground blobs of a frame (``udmt._core``): connected components with their measurements in one pass, and
+the weighted k-means that shares a blob between the animals touching in it. Every frame passes through the
+first, every frame with touching animals through the second."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from udmt.kernels.runtime import core as _core
+
+Slices = list[tuple[slice, slice]]
+
+
+def label_blobs(mask: np.ndarray, diff: np.ndarray, seed: float,
+                min_area: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, Slices]:  # fmt: skip
+    """4-connected components of ``mask`` that reach ``diff > seed`` somewhere and cover ``min_area`` pixels.
+
+    Returns ``labels`` (h, w) int32 (0 background, i+1 blob i, numbered in raster order of each blob's first
+    pixel, as scipy.ndimage.label), ``areas`` (k,), ``centroids`` (k, 2) x, y weighted by max(diff, 0), and each
+    blob's bounding box as (rows, columns) slices, as scipy.ndimage.find_objects.
+    """
+    labels, areas, centroids, boxes = _core.label_blobs(
+        np.ascontiguousarray(mask, dtype=np.uint8), np.ascontiguousarray(diff, dtype=np.float32), float(seed),
+        float(min_area),
+    )
+    return labels, areas, centroids, [(slice(y0, y1), slice(x0, x1)) for y0, y1, x0, x1 in boxes.tolist()]
+
+
+def split_blob(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts: np.ndarray, iterations: int = 6) -> np.ndarray:
+    """Weighted k-means of one blob's pixels into len(starts) animals; centre i stays the animal of starts[i]."""
+    return _core.split_blob(np.ascontiguousarray(x, dtype=np.int64), np.ascontiguousarray(y, dtype=np.int64),
+                            np.ascontiguousarray(weights, dtype=np.float64),
+                            np.ascontiguousarray(starts, dtype=np.float64).reshape(-1, 2), int(iterations))
