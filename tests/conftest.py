@@ -31,5 +31,30 @@ def synth_video_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..
     return make
 
 
+@pytest.fixture(scope="session")
+def track_with(synth_video_factory: Callable[..., Path]) -> Callable[[str], object]:
+    """``track_with(engine) -> ChunkTracks``: 24 frames of three synthetic mice tracked with an untrained feature
+    net (seed 0) on the given ``udmt.filters`` engine, to hold the engines to the same trajectories."""
+    import torch
+
+    from udmt.model import FeatureNet
+    from udmt.params import Params
+    from udmt.scene import estimate_scene
+    from udmt.track import track_chunk
+    from udmt.video import VideoReader
+
+    video = synth_video_factory("mice", n_frames=24, n_animals=3, size=320) / "video.mp4"
+    params = Params(overlap_frames=8)
+    torch.manual_seed(0)
+    net = FeatureNet().eval()
+
+    def track(engine: str) -> object:
+        with VideoReader(video) as reader:
+            scene = estimate_scene(reader, 3, params)
+            return track_chunk(reader, scene, net, params, 0, reader.n_frames, engine=engine)
+
+    return track
+
+
 # The real single-node SLURM cluster: one per test session, shared by the SLURM and container tests.
 from slurm_cluster import slurm_cluster  # noqa: E402,F401

@@ -17,11 +17,8 @@ from udmt.cli.app import run_app
 from udmt.errors import EXIT_USAGE
 from udmt.filters import engine_for, peak_and_psr
 from udmt.kernels import cuda
-from udmt.model import FeatureNet, gaussian_label, shift_spectrum
-from udmt.params import Params
-from udmt.scene import estimate_scene
-from udmt.track import track_chunk
-from udmt.video import VideoReader
+from udmt.model import gaussian_label, shift_spectrum
+from udmt.track import ChunkTracks
 
 NO_GPU = cuda.unavailable()
 needs_gpu = pytest.mark.skipif(NO_GPU is not None, reason=f"needs a CUDA device: {NO_GPU}")
@@ -183,17 +180,9 @@ def test_batched_assignment_names_the_bad_problem() -> None:
 
 
 @needs_gpu
-def test_the_gpu_tracker_tracks_like_the_cpu_one(synth_video_factory: Callable[..., Path]) -> None:
-    scene_dir = synth_video_factory("mice", n_frames=24, n_animals=3, size=320)
-    params = Params(overlap_frames=8)
-    torch.manual_seed(0)
-    net = FeatureNet().eval()
-    with VideoReader(scene_dir / "video.mp4") as reader:
-        scene = estimate_scene(reader, 3, params)
-        cpu = track_chunk(reader, scene, net, params, 0, reader.n_frames)
-        gpu_tracks = track_chunk(reader, scene, net, params, 0, reader.n_frames, engine="cuda")
+def test_the_gpu_tracker_tracks_like_the_cpu_one(track_with: Callable[[str], ChunkTracks]) -> None:
+    cpu, gpu_tracks = track_with("kernels"), track_with("cuda")
     np.testing.assert_allclose(gpu_tracks.position, cpu.position, atol=1e-2)
     np.testing.assert_allclose(gpu_tracks.confidence, cpu.confidence, atol=1e-3)
     np.testing.assert_array_equal(gpu_tracks.flags, cpu.flags)
-    assert next(net.parameters()).device.type == "cpu"  # the caller's net was not moved
     assert engine_for("auto") == "cuda"

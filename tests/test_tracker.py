@@ -4,21 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from scipy import ndimage
 
 from udmt import identity
-from udmt.model import FeatureNet
-from udmt.params import Params
 from udmt.initialise import place_animals
-from udmt.scene import Observation, Scene, binary_opening, estimate_scene, find_blobs
+from udmt.scene import Observation, Scene, binary_opening, find_blobs
 from udmt.filters import peak_and_psr
-from udmt.track import _sizes, track_chunk
-from udmt.video import VideoReader
+from udmt.track import ChunkTracks, _sizes
 from udmt.identity import UNASSIGNED, Episode
 from udmt.store import FLAG_CORRECTED, FLAG_MERGED
 
@@ -153,16 +148,9 @@ def test_peak_and_psr_matches_its_definition() -> None:
         assert psr[i] == pytest.approx((response[i, py, px] - lobe.mean()) / lobe.std(), rel=1e-5)
 
 
-def test_kernel_filters_track_like_the_torch_reference(synth_video_factory: Callable[..., Path]) -> None:
+def test_kernel_filters_track_like_the_torch_reference(track_with: Callable[[str], ChunkTracks]) -> None:
     """The C++ filter path and the torch definition give the same trajectories (an untrained net suffices)."""
-    scene_dir = synth_video_factory("mice", n_frames=24, n_animals=3, size=320)
-    params = Params(overlap_frames=8)
-    torch.manual_seed(0)
-    net = FeatureNet().eval()
-    with VideoReader(scene_dir / "video.mp4") as reader:
-        scene = estimate_scene(reader, 3, params)
-        fast = track_chunk(reader, scene, net, params, 0, reader.n_frames)
-        reference = track_chunk(reader, scene, net, params, 0, reader.n_frames, engine="reference")
+    fast, reference = track_with("kernels"), track_with("reference")
     np.testing.assert_allclose(fast.position, reference.position, atol=1e-3)
     np.testing.assert_allclose(fast.confidence, reference.confidence, atol=1e-4)  # PSR: the responses agree
     np.testing.assert_array_equal(fast.flags, reference.flags)
