@@ -86,6 +86,27 @@ def test_right_identities_are_left_alone() -> None:
     assert not flags.any()
 
 
+def _resting_pair_leaving_at(exits: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Two resting animals at x = 100 and 110 touch during TOUCH and rest at ``exits`` afterwards (as tracked)."""
+    tracked = np.zeros((T, 2, 2))
+    tracked[:, 0], tracked[:, 1] = [100.0, 50.0], [110.0, 50.0]
+    tracked[TOUCH] = [105.0, 50.0]
+    tracked[25:] = exits
+    return tracked, _blobs(2, (0, 1))
+
+
+def test_a_slight_motion_preference_decides_and_a_tie_does_not() -> None:
+    """Motion decides a two-animal episode however small its preference (here 1.6 %); where both labellings cost
+    the same the tracker's stands."""
+    slight, blob = _resting_pair_leaving_at([(105.2, 40.0), (104.8, 60.0)])  # swapped is a little shorter
+    flags = np.zeros((T, 2), np.uint8)
+    assert identity.correct_episodes(slight, blob, flags, FLAG_CORRECTED) == 1
+    np.testing.assert_allclose(slight[25:], np.broadcast_to([[104.8, 60.0], [105.2, 40.0]], (T - 25, 2, 2)))
+    tie, blob = _resting_pair_leaving_at([(105.0, 40.0), (105.0, 60.0)])
+    assert identity.correct_episodes(tie, blob, np.zeros((T, 2), np.uint8), FLAG_CORRECTED) == 0
+    np.testing.assert_allclose(tie[25:], np.broadcast_to([[105.0, 40.0], [105.0, 60.0]], (T - 25, 2, 2)))
+
+
 def test_piles_of_three_are_left_to_the_tracker() -> None:
     """Motion alone cannot rank the labellings of three or more animals; such episodes are not judged."""
     truth = np.concatenate([_burst_past_a_resting_animal(), np.zeros((T, 1, 2))], axis=1)

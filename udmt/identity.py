@@ -167,7 +167,6 @@ def correct_episodes(
     others: Sequence[np.ndarray] = (),
     *,
     window: int = 3,
-    margin: float = 0.1,
     max_animals: int = 2,
 ) -> int:
     """Decide who is who after each touching episode from motion continuity across the whole episode, and
@@ -175,7 +174,9 @@ def correct_episodes(
 
     Each animal's state as it entered the episode (position, velocity) is bridged to each candidate exit state
     by the least-acceleration path (:func:`bridge_cost`); the assignment of entries to exits with the least total
-    cost wins when it beats the tracker's own labelling by ``margin`` (a fraction of its cost). The columns of
+    cost wins, and on a tie the tracker's own labelling stands. (A margin of 10 % in the tracker's favour was
+    measured to keep both swaps of the 8-fish scene, where motion preferred the truth by 5–7 %, and to change
+    nothing elsewhere.) The columns of
     ``position``, ``flags`` and ``others`` are then exchanged from the frame inside the episode where the
     exchanged tracks were closest to the end of the arrays, and the episode's frames of the exchanged animals
     are flagged ``corrected_flag``. Returns the number of corrections.
@@ -205,7 +206,7 @@ def correct_episodes(
         # Square root per animal: one animal bursting or stopping is likelier than two changing pace at once.
         cost = np.sqrt(bridge_cost(p0, v0, p1, v1, float(exit_ - entry)))
         rows, cols = linear_sum_assignment(cost)
-        if np.array_equal(cols, rows) or cost[rows, cols].sum() > (1.0 - margin) * np.trace(cost):
+        if np.array_equal(cols, rows) or cost[rows, cols].sum() >= np.trace(cost):
             continue
         changed = rows != cols
         moved, source = animals[rows[changed]], animals[cols[changed]]
