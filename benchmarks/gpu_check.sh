@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue #5's GPU checks in one run on a lent GPU machine (its image has torch with CUDA, nvcc and
-# compute-sanitizer): build udmt with CUDA for this GPU, run the GPU tests, run them again under
-# compute-sanitizer memcheck, then benchmarks/gpu_speed.py. Logs go to $OUT (default /tmp/gpu-check).
+# compute-sanitizer): build udmt with CUDA for this GPU, run the GPU tests and the command line on the GPU
+# (benchmarks/gpu_cli_check.sh), the tests again under compute-sanitizer memcheck, then benchmarks/gpu_speed.py
+# without and with MPS. Logs go to $OUT (default /tmp/gpu-check).
 #
 #   bash benchmarks/gpu_check.sh [WORKERS]      # from the repository root; WORKERS default 4,8,16
 #
@@ -24,6 +25,8 @@ UDMT_CUDA=ON python3 -m pip install -q --no-build-isolation --no-deps -Cbuild-di
   || { tail -40 "$OUT/build.log"; exit 1; }
 echo "== GPU tests"
 timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
+echo "== the command line on the GPU (udmt track --device cuda --workers 2, udmt eval)"
+bash benchmarks/gpu_cli_check.sh 2>&1 | tail -4 || echo "command-line check FAILED"
 echo "== compute-sanitizer memcheck on the kernel tests"
 timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 \
   python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py -k "not tracker" >"$OUT/memcheck.log" 2>&1
