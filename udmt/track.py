@@ -25,7 +25,7 @@ import numpy as np
 from udmt import identity, kernels, reidentify
 from udmt.appearance import CropRecorder, IdentityNet
 from udmt.errors import InputError, Interrupted
-from udmt.filters import Engine, filter_bank
+from udmt.filters import Engine, FilterBank, filter_bank
 from udmt.initialise import find_start
 from udmt.model import FeatureNet
 from udmt.params import Params
@@ -56,6 +56,8 @@ class Tracker:
     velocity: np.ndarray = field(init=False)
     missing: np.ndarray = field(init=False)  # frames since each animal was last on a blob
     units: np.ndarray = field(init=False)  # each animal's size in typical animals (measured at the start)
+    filters: FilterBank = field(init=False)  # each animal's appearance model
+    started: bool = field(init=False, default=False)  # start() has learned the first filters
 
     def __post_init__(self) -> None:
         n = len(self.position)
@@ -69,7 +71,6 @@ class Tracker:
         self.map_size = p.patch // 2
         self.cell = self.window_side / self.map_size  # working px per feature-map pixel
         self.filters = filter_bank(self.engine, self.scene, self.net, p, self.window_side)
-        self.started = False
 
     # -- one frame --------------------------------------------------------------------------------------
     def start(self, obs: Observation) -> FrameResult:

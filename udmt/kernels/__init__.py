@@ -2,7 +2,8 @@
 
 Every kernel here has a plain numpy/scipy twin in :mod:`udmt.kernels.reference` with the same signature: the
 reference is the definition, the kernel the fast path, and the tests hold them equal. All functions take and
-return numpy arrays on the CPU; the tracker's GPU path lives in ``udmt.model`` / ``udmt._cuda``.
+return numpy arrays on the CPU; their GPU twins on torch CUDA tensors (``udmt._cuda``) are in
+:mod:`udmt.kernels.cuda`.
 """
 
 from __future__ import annotations
