@@ -28,7 +28,6 @@ from udmt.params import Params
 from udmt.scene import Scene
 
 Engine = Literal["kernels", "reference", "cuda"]
-Device = Literal["auto", "cpu", "cuda"]
 RUNNING_WEIGHT, ANCHOR_WEIGHT = 0.7, 0.3
 PSR_EXCLUDE = 5  # half side of the square around the peak left out of the sidelobe
 
