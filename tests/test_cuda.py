@@ -15,9 +15,12 @@ import torch
 from udmt import kernels
 from udmt.cli.app import run_app
 from udmt.errors import EXIT_USAGE
-from udmt.filters import engine_for, peak_and_psr
+from udmt.errors import UsageError
+from udmt.filters import engine_for, filter_bank, peak_and_psr
 from udmt.kernels import cuda
-from udmt.model import gaussian_label, shift_spectrum
+from udmt.model import FeatureNet, gaussian_label, shift_spectrum
+from udmt.params import Params
+from udmt.scene import Scene
 from udmt.track import ChunkTracks
 
 NO_GPU = cuda.unavailable()
@@ -42,7 +45,7 @@ def test_the_cuda_module_is_built_and_imports_without_a_device() -> None:
     on machines without a driver."""
     from udmt import _cuda
 
-    assert _cuda.device_count() >= 0 and _cuda.max_fft_side == 64
+    assert _cuda.device_count() >= 0 and _cuda.max_fft_side == cuda.MAX_FFT_SIDE
 
 
 @pytest.mark.skipif(NO_GPU is None, reason="a CUDA device is available here")
@@ -53,6 +56,14 @@ def test_device_cuda_without_a_device_is_a_usage_error(synth_video_factory: Call
     err = capsys.readouterr().err.strip()
     assert err.startswith("udmt: error: --device cuda:") and "--device cpu" in err and len(err.splitlines()) == 1
     assert engine_for("auto") == "kernels" and engine_for("cpu") == "kernels"
+
+
+def test_a_patch_too_large_for_the_gpu_fft_is_a_usage_error() -> None:
+    """Refused before anything touches the GPU, so this runs everywhere."""
+    scene = Scene(factor=1, polarity=1, noise=1.0, threshold=10.0, animal_area=100.0, body_length=20.0, n_animals=1,
+                  animals_seen=1, background=np.zeros((64, 64), np.float32))
+    with pytest.raises(UsageError, match="patch 256: the GPU engine takes patches up to 128"):
+        filter_bank("cuda", scene, FeatureNet(), Params(patch=256), 60.0)
 
 
 # -- on a GPU -----------------------------------------------------------------------------------------------

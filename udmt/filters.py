@@ -135,6 +135,9 @@ class CudaFilters(FilterBank[torch.Tensor]):
 
     def __init__(self, scene: Scene, net: FeatureNet, params: Params, window_side: float) -> None:
         super().__init__(scene, params, window_side)
+        if self.map_size > cuda.MAX_FFT_SIDE:
+            raise UsageError(f"patch {params.patch}: the GPU engine takes patches up to {2 * cuda.MAX_FFT_SIDE}; "
+                             "use a smaller patch or --device cpu")
         self.device = torch.device("cuda")
         self.net = copy.deepcopy(net).to(self.device)  # the caller's net stays where it is
         self.cosine = hann_window(self.map_size).to(self.device)

@@ -22,6 +22,9 @@ except ImportError:  # built without nvcc
     _built = None
 
 
+MAX_FFT_SIDE = 64  # the largest plane side of the shared-memory FFT (udmt._cuda.max_fft_side)
+
+
 def unavailable() -> str | None:
     """None when the GPU kernels can run here, else the reason."""
     if _built is None:
@@ -55,7 +58,7 @@ def _check(name: str, t: torch.Tensor, dtype: torch.dtype, shape: tuple[int | No
 
 
 def _side(name: str, side: int) -> int:
-    if side < 8 or side > _module().max_fft_side or side & (side - 1):
+    if side < 8 or side > MAX_FFT_SIDE or side & (side - 1):
         raise ValueError(f"{name}: planes must be square with a power-of-two side in [8, 64], got {side}")
     return side
 
