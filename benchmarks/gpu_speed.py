@@ -152,14 +152,17 @@ class FramesInMemory:
         yield from ((i, self.decoded[i]) for i in range(start, stop))
 
 
-def track_once(video: Path, model: Path, engine: Engine, decoded: bool) -> tuple[float, np.ndarray]:
-    """(seconds, original-px positions) of tracking the whole video in this process."""
+def track_once(video: Path, model: Path, engine: Engine, decoded: bool,
+               ready: Callable[[], object] = lambda: None) -> tuple[float, np.ndarray]:  # fmt: skip
+    """(seconds, original-px positions) of tracking the whole video in this process, timed after a warm-up chunk
+    (CUDA context, allocator, kernels loaded) and after ``ready()`` returns."""
     checkpoint, _ = load_checkpoint(model)
     scene = Scene.from_state(checkpoint.info["scene"])
     with VideoReader(video) as reader:
         source = FramesInMemory(reader) if decoded else reader
         track_chunk(source, scene, checkpoint.net, Params(), 0, 16, identities=checkpoint.identities, engine=engine)
-        began = time.perf_counter()  # after a warm-up chunk: CUDA context, allocator, kernels loaded
+        ready()
+        began = time.perf_counter()
         tracks = track_chunk(source, scene, checkpoint.net, Params(), 0, reader.n_frames,
                              identities=checkpoint.identities, engine=engine)
         return time.perf_counter() - began, tracks.position
@@ -167,15 +170,8 @@ def track_once(video: Path, model: Path, engine: Engine, decoded: bool) -> tuple
 
 def _worker(video: str, model: str, engine: Engine, decoded: bool, barrier, results) -> None:
     torch.set_num_threads(1)
-    checkpoint, _ = load_checkpoint(Path(model))
-    scene = Scene.from_state(checkpoint.info["scene"])
-    with VideoReader(Path(video)) as reader:
-        source = FramesInMemory(reader) if decoded else reader
-        track_chunk(source, scene, checkpoint.net, Params(), 0, 16, identities=checkpoint.identities, engine=engine)
-        barrier.wait()
-        track_chunk(source, scene, checkpoint.net, Params(), 0, reader.n_frames, identities=checkpoint.identities,
-                    engine=engine)
-        results.put((reader.n_frames, time.time()))
+    _, position = track_once(Path(video), Path(model), engine, decoded, ready=barrier.wait)
+    results.put((len(position), time.time()))
 
 
 def track_parallel(video: Path, model: Path, engine: Engine, decoded: bool, workers: int) -> float:
