@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/e2e_accuracy.py --synth mice,white-mice --real dreem_three_flies --frames 900
 
-Prints one markdown row per scene (IDF1, HOTA, MOTA, ID switches, training seconds, tracking frames/s) and writes
-the rows as JSON (``--json``). Training and tracking times come from the run's own records (checkpoint and task
+Prints one markdown row per scene (IDF1, HOTA, MOTA, ID switches, training, tuning and identity seconds, tracking
+frames/s) and writes the rows as JSON (``--json``). Training and tracking times come from the run's own records (checkpoint and task
 reports), so decoding inside tracking is included and the synthetic video's rendering is not.
 """
 
@@ -35,7 +35,8 @@ def measure(name: str, video: Path, gt: Path, n_animals: int, work: Path, worker
     frames = attrs["n_frames"]
     return {"scene": name, "animals": n_animals, "frames": frames, "idf1": metrics["idf1"], "hota": metrics["hota"],
             "mota": metrics["mota"], "id_switches": metrics["id_switches"],
-            "train_s": attrs["training"].get("seconds"), "identity_s": attrs["identity_model"].get("seconds", 0.0),
+            "train_s": attrs["training"].get("seconds"), "tune_s": (attrs.get("tuning") or {}).get("seconds", 0.0),
+            "tuned": (attrs.get("tuning") or {}).get("chosen"), "identity_s": attrs["identity_model"].get("seconds", 0.0),
             "identity_accuracy": attrs["identity_model"].get("validation_accuracy"), "track_fps": frames / max(track_seconds, 1e-9),
             "wall_s": wall, "overall_fps": frames / wall}
 
@@ -61,11 +62,11 @@ def main() -> None:
         meta = json.loads((REAL / clip / "meta.json").read_text())
         rows.append(measure(clip, REAL / clip / meta["video"], REAL / clip / "gt.csv", meta["n_animals"], args.work, args.workers,
                             params))
-    print("| scene | animals | frames | IDF1 | HOTA | MOTA | ID sw. | train s | identity s | track fps | total fps |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| scene | animals | frames | IDF1 | HOTA | MOTA | ID sw. | train s | tune s | identity s | track fps | total fps |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['scene']} | {r['animals']} | {r['frames']} | {r['idf1']:.3f} | {r['hota']:.3f} | {r['mota']:.3f} "
-              f"| {r['id_switches']} | {r['train_s']:.0f} | {r['identity_s']:.0f} | {r['track_fps']:.0f} "
+              f"| {r['id_switches']} | {r['train_s']:.0f} | {r['tune_s']:.0f} | {r['identity_s']:.0f} | {r['track_fps']:.0f} "
               f"| {r['overall_fps']:.1f} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

@@ -11,6 +11,7 @@ import pytest
 import xarray as xr
 
 from udmt.cli.app import run_app
+from udmt.appearance import MIN_ACCURACY
 from udmt.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE
 from udmt.evaluate import evaluate_store
 from udmt.store import read_tracks
@@ -47,7 +48,12 @@ def test_track_scores_and_store_is_a_movement_dataset(tracked: Path, mice: Path)
     attrs = ds.attrs
     assert len(attrs["model_checksum"]) == 64 and attrs["video_hash"] and attrs["params"]["seed"] == 0
     # Whether the animals' looks could be learned is recorded (here: too few global fragments in 300 frames).
-    assert attrs["identity_model"]["used"] == (attrs["identity_model"]["validation_accuracy"] >= 0.9)
+    assert attrs["identity_model"]["used"] == (attrs["identity_model"]["validation_accuracy"] >= MIN_ACCURACY)
+    # Tuning is recorded, and the parameters in the store are the ones tracked with: the plan's, tuned ones replaced.
+    tuning = attrs["tuning"]
+    assert tuning["windows"] >= 1 and tuning["score"] <= tuning["given_score"]
+    planned = json.loads((tracked.with_suffix(".udmt-run") / "manifest.json").read_text())["params"]
+    assert attrs["params"] == {**planned, **tuning["chosen"]}
 
 
 def test_positions_are_in_original_pixels(tracked: Path, mice: Path) -> None:
@@ -79,11 +85,12 @@ def test_rerun_is_idempotent_and_stage_commands_give_the_same_store(tracked: Pat
 def test_chunked_run_keeps_identities_across_chunks(mice: Path, tmp_path: Path) -> None:
     out = tmp_path / "chunked"
     code = run_app(["track", str(mice / "video.mp4"), "-n", "5", "-o", str(out), "--chunk-frames", "128",
-                    "--overlap", "32", "--workers", "2", *FAST])
+                    "--overlap", "32", "--workers", "2", "--no-tune", *FAST])
     assert code == EXIT_OK
     store = out / "video.zarr"
     attrs = read_tracks(store).attrs
     assert len(attrs["chunk_plan"]) == 3 and len(attrs["stitch_links"]) == 2
+    assert attrs["tuning"] is None and attrs["params"]["tune"] is False
     assert evaluate_store(store, mice / "gt.csv").idf1 >= 0.85
 
 

@@ -41,6 +41,8 @@ ATTRS = {
     "params": {"lambda": 0.01, "window_scale": 2.5},
     "qc": {"fraction_lost": 0.0417, "mean_confidence": 0.87},
     "stitch_links": [{"frame": 30, "cost_px": [1.0, 2.0], "margin": [4.5, 3.25], "low_margin": False}],
+    "tuning": {"chosen": {"search_scale": 2.4}, "score": 0.15, "given_score": 0.24, "trials": [], "windows": 3,
+               "frames": 288, "seconds": 6.2},
 }
 
 
@@ -99,11 +101,12 @@ def test_info_shows_what_is_there(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert run_app(["info", str(path)]) == 0
     text = capsys.readouterr().out
     for expected in ("/data/mice.mp4", "f00d", "60 at 20 fps", "animal_1 91.7%", "qc.fraction_lost", "params.lambda",
-                     "1, 0 with low margin, smallest margin 3.25"):
+                     "1, 0 with low margin, smallest margin 3.25", "search_scale = 2.4; forward–backward gap 0.24 → 0.15"):
         assert expected in text, expected
-    bare = _make_store(tmp_path / "bare", {})
+    bare = _make_store(tmp_path / "bare", {"tuning": None})
     assert run_app(["info", str(bare)]) == 0
-    assert "60 at 20 fps" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "60 at 20 fps" in text and "off (--no-tune)" in text
     assert run_app(["info", str(tmp_path / "nothing.zarr")]) == 3
 
 

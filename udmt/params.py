@@ -45,6 +45,10 @@ class Params:
     max_speed: float = 1.0  # largest expected displacement per frame, in body lengths
     blob_min_fraction: float = 0.15  # blobs smaller than this fraction of one animal are noise
     episode_correction: bool = True  # judge each touching episode as a whole (False: for ablations)
+    # automatic tuning (udmt.tune)
+    tune: bool = True  # choose search_scale, max_speed, filter_rate, label_sigma, filter_lambda per video
+    tune_windows: int = 3  # validation windows spread through the video
+    tune_frames: int = 48  # frames per validation window
     # long recordings
     chunk_frames: int = 1024
     overlap_frames: int = 64

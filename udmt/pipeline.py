@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import udmt
-from udmt import quality, store
+from udmt import quality, store, tune
 from udmt.errors import InputError, InputWarning, Interrupted, UdmtError, UsageError, writing
 from udmt.filters import Engine
 from udmt.initialise import read_points
@@ -43,7 +43,7 @@ from udmt.train import train_feature_net
 from udmt.video import VideoReader
 
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 2  # 2: chunk files carry the forward-backward check
+MANIFEST_VERSION = 3  # 2: chunk files carry the forward-backward check; 3: models carry tuned parameters
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -248,9 +248,10 @@ def _train_locked(run: Run, progress: Progress) -> None:
         with VideoReader(video["path"]) as reader:
             scene = estimate_scene(reader, video["n_animals"], params, progress)
             net, report = train_feature_net(reader, scene, params, progress)
+            tuning = tune.tune(reader, scene, net, params, reader.readable_frames, progress)[1] if params.tune else None
             identities, identity_report = train_identity(reader, scene, params, progress)
         info = {"scene": scene.to_state(), "video_hash": video["hash"], "train": report.__dict__,
-                "identity": identity_report.__dict__}
+                "identity": identity_report.__dict__, "tuning": tuning.to_info() if tuning else None}
         Checkpoint(net, info, identities).save(path)
 
 
@@ -260,6 +261,11 @@ def _load_model(run: Run, key: str) -> tuple[Checkpoint, Scene, str]:
         raise UsageError(f"{path}: no trained model yet; run `udmt train {run.directory}` first")
     checkpoint, checksum = load_checkpoint(path)
     return checkpoint, Scene.from_state(checkpoint.info["scene"]), checksum
+
+
+def _tracking_params(run: Run, checkpoint: Checkpoint) -> Params:
+    """The run's parameters with the values tuning chose for this video (``udmt.tune``)."""
+    return run.params.replace(**(checkpoint.info.get("tuning") or {}).get("chosen", {}))
 
 
 def run_task(run: Run, index: int, *, should_stop: Callable[[], bool] = lambda: False, progress: Progress = SILENT,
@@ -279,7 +285,7 @@ def _run_task_locked(run: Run, index: int, should_stop: Callable[[], bool], prog
     out = run.chunk_path(task["video"], task["chunk"])
     video = run.video(task["video"])
     checkpoint, scene, _ = _load_model(run, task["video"])
-    params = run.params
+    params = _tracking_params(run, checkpoint)
     stop = min(task["stop"] + params.overlap_frames, video["n_frames"])
     initial = np.array(video["init_points"]) if video["init_points"] and task["start"] == 0 else None
     began = time.monotonic()
@@ -383,7 +389,8 @@ def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
         attrs = {
             "video_path": video["path"], "video_hash": video["hash"], "n_frames": video["n_frames"],
             "width": video["width"], "height": video["height"], "video_truncated_at": video["truncated_at"],
-            "model_checksum": checksum, "params": run.manifest["params"], "scene": scene.to_attrs(),
+            "model_checksum": checksum, "params": _tracking_params(run, checkpoint).as_dict(),
+            "tuning": checkpoint.info.get("tuning"), "scene": scene.to_attrs(),
             "training": checkpoint.info.get("train", {}), "identity_model": checkpoint.info.get("identity", {}),
             "chunk_plan": [{"start": t["start"], "stop": t["stop"]} for t in tasks], "stitch_links": links,
             "qc": {**_qc_summary(totals, video["n_frames"] * n), "identity_changes": changes,

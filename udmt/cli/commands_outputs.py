@@ -155,6 +155,8 @@ def info_command(store: STORE) -> None:
         low = sum(bool(link.get("low_margin")) for link in links)
         smallest = f", smallest margin {min(margins):.3g}" if margins else ""
         add("stitch links", f"{len(links)}, {low} with low margin{smallest}")
+    if "tuning" in attrs:
+        add("tuning", _tuning_line(attrs.pop("tuning")))
     for section in ("qc", "params", "parameters", "scene"):
         value = attrs.pop(section, None)
         for key, text in flatten(value, f"{section}.") if isinstance(value, dict) else []:
@@ -164,6 +166,15 @@ def info_command(store: STORE) -> None:
     for key, text in flatten(attrs):
         add(key, text)
     _console().print(table)
+
+
+def _tuning_line(tuning: dict[str, Any] | None) -> str:
+    """What automatic tuning changed, and the consistency score before and after (``udmt.tune``)."""
+    if tuning is None:
+        return "off (--no-tune)"
+    changed = ", ".join(f"{k} = {v:g}" for k, v in tuning.get("chosen", {}).items()) or "given values kept"
+    return (f"{changed}; forward–backward gap {tuning.get('given_score')} → {tuning.get('score')} body lengths "
+            f"({tuning.get('windows')} windows, {tuning.get('seconds')} s)")
 
 
 @app.command("plot")

@@ -30,10 +30,10 @@ RunDir = Annotated[Path, typer.Argument(help="Run directory written by `udmt pla
 
 
 def params_from_options(config: Path | None, seed: int | None, train_seconds: float | None, chunk_frames: int | None,
-            overlap: int | None, no_train: bool = False, no_identities: bool = False) -> Params:
+            overlap: int | None, no_train: bool = False, no_identities: bool = False, no_tune: bool = False) -> Params:
     return load_params(config, seed=seed, train_seconds=train_seconds, chunk_frames=chunk_frames,
                        overlap_frames=overlap, train_steps=0 if no_train else None,
-                       identity_steps=0 if no_identities else None)
+                       identity_steps=0 if no_identities else None, tune=False if no_tune else None)
 
 
 @app.command()
@@ -52,6 +52,8 @@ def track(
     no_train: Annotated[bool, typer.Option("--no-train", help="Skip training (random features; for ablations).")] = False,
     no_identities: Annotated[bool, typer.Option("--no-identities", help="Keep identities by motion alone, without "
                                                 "learning the animals' looks (for ablations).")] = False,
+    no_tune: Annotated[bool, typer.Option("--no-tune", help="Keep the given tracking parameters instead of choosing "
+                                          "them by forward–backward consistency (udmt.tune).")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Track every animal in VIDEO(s): scene model → training → chunked tracking → stitched zarr store.
@@ -59,7 +61,7 @@ def track(
     Resumable: re-running the same command skips finished work. SIGTERM/SIGUSR1 stop cleanly with exit 75.
     """
     engine = engine_for(device)
-    params = params_from_options(config, seed, train_seconds, chunk_frames, overlap, no_train, no_identities)
+    params = params_from_options(config, seed, train_seconds, chunk_frames, overlap, no_train, no_identities, no_tune)
     stores = pipeline.track(videos, out, n_animals=animals, init=init, params=params,
                             workers=workers or pipeline.default_workers(), progress=progress_for(quiet), engine=engine)
     for store in stores:
