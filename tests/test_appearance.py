@@ -13,7 +13,7 @@ from scipy import ndimage
 
 from udmt import appearance
 from udmt.params import Params
-from udmt.scene import Scene, estimate_scene, find_blobs
+from udmt.scene import Observation, Scene, estimate_scene, find_blobs
 from udmt.video import VideoReader
 
 
@@ -79,3 +79,26 @@ def test_the_individuals_of_a_video_are_learned_from_its_global_fragments(
         probs = np.exp(net.log_probs(fragment.crops[:, int(sizes.argmax())]))
         rat_class.add(int(probs.mean(axis=0).argmax()))
     assert len(rat_class) == 1
+
+
+def test_crops_are_recorded_where_the_rat_and_a_mouse_exchanged_trackers() -> None:
+    """A rat (three mouse areas) and two mice, each alone in its blob: the rat's tracker (3 units) on a mouse and
+    a mouse's tracker on the rat are recorded (that evidence is what undoes the exchange); a pile of three mice
+    in one blob under one mouse tracker is not, as no animal of the scene is that large."""
+    yy, xx = np.mgrid[0:120, 0:200]
+    diff = np.zeros((120, 200), np.float32)
+    diff[((xx - 40) / 20.0) ** 2 + ((yy - 60) / 7.5) ** 2 <= 1] = 60.0  # rat, ≈ 471 px² = 3 mice
+    for cx in (100, 140):
+        diff[(xx - cx) ** 2 + (yy - 60) ** 2 <= 50] = 60.0  # mice, ≈ 157 px²
+    blobs = find_blobs(diff, 20.0, 10.0, opening=0)
+    rat, first, second = (int(blobs.labels[60, x]) - 1 for x in (40, 100, 140))
+    scene = Scene(factor=1, background=np.full(diff.shape, 200.0, np.float32), polarity=-1, noise=2.0,
+                  threshold=20.0, animal_area=157.0, body_length=16.0, n_animals=3, animals_seen=3)
+    frame = (200 - diff).astype(np.uint8)
+    obs = Observation(0, frame, diff, blobs)
+    exchanged = appearance.CropRecorder(scene, 0, 1)
+    exchanged.record(frame, obs, owner=np.array([first, rat, second]), units=np.array([3, 1, 1]))
+    assert exchanged.index[0].tolist() == [0, 1, 2]
+    alone = appearance.CropRecorder(scene, 0, 1)  # the same blobs with equal animals: the rat's blob is a pile
+    alone.record(frame, obs, owner=np.array([first, rat, second]), units=np.array([1, 1, 1]))
+    assert alone.index[0].tolist() == [0, -1, 1]

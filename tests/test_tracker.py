@@ -13,9 +13,9 @@ from udmt import identity
 from udmt.initialise import place_animals
 from udmt.scene import Observation, Scene, binary_opening, find_blobs
 from udmt.filters import peak_and_psr
-from udmt.track import ChunkTracks, _sizes
+from udmt.track import STRANDED_FRAMES, ChunkTracks, Tracker, _sizes
 from udmt.identity import UNASSIGNED, Episode
-from udmt.store import FLAG_CORRECTED, FLAG_MERGED
+from udmt.store import FLAG_CORRECTED, FLAG_MERGED, FLAG_REFINED
 
 T = 40
 TOUCH = slice(15, 25)  # frames 15..24 share one blob
@@ -228,3 +228,55 @@ def test_an_animal_of_ordinary_size_counts_as_one() -> None:
                   animal_area=400 / 1.55, body_length=20.0, n_animals=1, animals_seen=1)
     obs = Observation(0, np.zeros(diff.shape, np.uint8), diff, blobs)
     assert _sizes(obs, np.array([[30.0, 30.0]]), scene).tolist() == [1]
+
+
+# -- two trackers on one animal, another animal unclaimed ----------------------------------------------------
+
+
+def _mouse_scene(diff: np.ndarray, n: int) -> Scene:
+    return Scene(factor=1, background=np.full(diff.shape, 200.0, np.float32), polarity=-1, noise=1.0,
+                 threshold=10.0, animal_area=float(np.pi * 36), body_length=12.0, n_animals=n, animals_seen=n)
+
+
+def test_a_surplus_tracker_and_an_unclaimed_animal_are_found() -> None:
+    diff, centres = _rat_and_mice()
+    blobs = find_blobs(diff, 10.0, min_area=4)
+    rat, first, second, third = (int(blobs.labels[int(y), int(x)]) - 1 for x, y in centres)
+    area, units, whole = float(np.pi * 36), np.array([3, 1, 1, 1]), np.ones(len(blobs), bool)
+    # Mouse 1 followed the rat: the rat's blob holds 4 units of 3, the first mouse's blob nobody.
+    found = identity.surplus_and_orphan(np.array([rat, rat, second, third]), blobs, area, units, whole)
+    assert found is not None and found[0].tolist() == [0, 1] and found[1] == first
+    assert identity.surplus_and_orphan(np.array([rat, first, second, third]), blobs, area, units, whole) is None
+    # An unclaimed blob with no crowded one (a mouse lost elsewhere) is not this error, nor is a blob too small.
+    assert identity.surplus_and_orphan(np.array([rat, -1, second, third]), blobs, area, units, whole) is None
+    small = np.ones(len(blobs), bool)
+    small[first] = False
+    assert identity.surplus_and_orphan(np.array([rat, rat, second, third]), blobs, area, units, small) is None
+
+
+def test_a_tracker_stranded_on_another_animal_moves_to_the_unclaimed_one() -> None:
+    """Two trackers start on mouse A, mouse B (out of one frame's reach) has none: after STRANDED_FRAMES frames
+    the surplus tracker moves to B, flagged corrected, and both then stay where they are."""
+    import torch
+
+    from udmt.model import FeatureNet
+    from udmt.params import Params
+
+    yy, xx = np.mgrid[0:120, 0:160]
+    diff = np.zeros((120, 160), np.float32)
+    for cx, cy in [(50.0, 60.0), (110.0, 60.0)]:
+        diff[(xx - cx) ** 2 + (yy - cy) ** 2 <= 36] = 150.0
+    blobs = find_blobs(diff, 10.0, min_area=4)
+    obs = Observation(0, (200 - diff).astype(np.uint8), diff, blobs)
+    torch.manual_seed(0)
+    tracker = Tracker(_mouse_scene(diff, 2), FeatureNet().eval(), Params(), np.array([[49.0, 60.0], [51.0, 60.0]]))
+    tracker.start(obs)
+    results = [tracker.step(obs) for _ in range(STRANDED_FRAMES + 2)]
+    for r in results[: STRANDED_FRAMES - 1]:
+        assert (np.abs(r.position[:, 0] - 50.0) < 3).all() and not (r.flags & FLAG_CORRECTED).any()
+    moved = results[STRANDED_FRAMES - 1]
+    assert sorted(np.round(moved.position[:, 0]).tolist()) == [50.0, 110.0]
+    assert sorted(moved.flags.tolist()) == [FLAG_REFINED, FLAG_REFINED | FLAG_CORRECTED]
+    for r in results[STRANDED_FRAMES:]:
+        np.testing.assert_allclose(r.position, moved.position, atol=0.5)
+        assert (r.flags == FLAG_REFINED).all()

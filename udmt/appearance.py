@@ -348,12 +348,17 @@ class CropRecorder:
         return index % EVIDENCE_STRIDE == 0
 
     def record(self, frame: np.ndarray, obs: Observation, owner: np.ndarray, units: np.ndarray) -> None:
-        """Crops of the animals alone in a blob of their own size in this frame (``owner``: blob per animal;
-        ``units``: each animal's size in typical animals); call it for the frames it :meth:`wants`."""
+        """Crops of the animals alone in a blob the size of one of the animals in this frame (``owner``: blob per
+        animal; ``units``: each animal's size in typical animals); call it for the frames it :meth:`wants`.
+
+        Any animal's size, not the track's own: where a mouse's tracker ended on the rat (or the rat's on a
+        mouse), the crop is what tells the identity stage so; a track's own size would have hidden exactly those.
+        """
         owned, counts = np.unique(owner[owner >= 0], return_counts=True)
         alone = np.isin(owner, owned[counts == 1])
         area = obs.blobs.areas[np.where(alone, owner, 0)] if len(obs.blobs) else np.zeros(len(owner))
-        animals = np.flatnonzero(alone & self.scene.is_single(area / units))
+        one = self.scene.is_single(area) | self.scene.is_single(area / units.max())  # a typical or the largest
+        animals = np.flatnonzero(alone & one)
         if len(animals) == 0:
             return
         blobs = owner[animals]

@@ -5,7 +5,8 @@ crop a search window around each animal's predicted position → feature net →
 (where does this animal's learned appearance match best?) → match animals to foreground blobs on a cost
 matrix → refine each position on its blob (the centroid of a blob it owns alone, a k-means share of a blob it
 shares) → update each filter at the refined position, slowly while animals touch so a neighbour's appearance
-does not overwrite the model.
+does not overwrite the model. A tracker left on another animal while an animal nearby goes unclaimed is moved
+to it (``Tracker._reclaim``).
 
 After each pass over a chunk, every touching episode of two animals is judged as a whole
 (``identity.correct_episodes``): the frame-by-frame split of a shared blob cannot tell two animals apart while
@@ -46,6 +47,9 @@ class FrameResult:
     blob: np.ndarray  # (N,) index of the foreground blob each animal was placed on (identity.UNASSIGNED: none)
 
 
+STRANDED_FRAMES = 3  # a surplus tracker and an unclaimed animal this many frames in a row: not a flicker
+
+
 @dataclass
 class Tracker:
     scene: Scene
@@ -55,6 +59,7 @@ class Tracker:
     engine: Engine = "kernels"  # where the appearance model runs (udmt.filters)
     velocity: np.ndarray = field(init=False)
     missing: np.ndarray = field(init=False)  # frames since each animal was last on a blob
+    stranded: int = field(init=False, default=0)  # consecutive frames with a surplus tracker and an orphan blob
     units: np.ndarray = field(init=False)  # each animal's size in typical animals (measured at the start)
     filters: FilterBank = field(init=False)  # each animal's appearance model
     started: bool = field(init=False, default=False)  # start() has learned the first filters
@@ -98,6 +103,7 @@ class Tracker:
             extra_slot_penalty=1.0 * self.body,
         )
         owner = identity.assign_to_blobs(guess, obs.blobs, self.scene.animal_area, gates, self.units)
+        reclaimed = self._reclaim(owner, obs, psr)
         new = guess.copy()
         flags = np.zeros(n, np.uint8)
         for b in np.unique(owner[owner >= 0]):
@@ -121,12 +127,31 @@ class Tracker:
 
         moved = new - self.position
         self.velocity = np.where(lost[:, None], 0.8 * self.velocity, 0.5 * moved + 0.5 * self.velocity)
+        self.velocity[reclaimed] = 0.0
         self.position = new
-        self.filters.update(features, (new - expected) / self.cell, self._filter_rate(flags))
+        rate = np.where(reclaimed, 0.0, self._filter_rate(flags))  # its window was cut elsewhere: nothing to learn
+        flags[reclaimed] |= FLAG_CORRECTED
+        self.filters.update(features, (new - expected) / self.cell, rate)
         confidence = np.clip((psr - 3.0) / 12.0, 0.05, 1.0).astype(np.float32)
         confidence = np.where(flags == FLAG_REFINED, np.maximum(confidence, 0.9), confidence)
         confidence = np.where(lost, np.minimum(confidence, 0.2), confidence).astype(np.float32)
         return FrameResult(obs.index, new.copy(), confidence, flags, owner)
+
+    def _reclaim(self, owner: np.ndarray, obs: Observation, psr: np.ndarray) -> np.ndarray:
+        """Two trackers on one animal and an animal nobody tracks, for ``STRANDED_FRAMES`` frames in a row: the
+        surplus tracker that matches its appearance worst (lowest PSR; never a large animal) moves to the
+        unclaimed animal, in ``owner``. Returns which animals moved (the identity stages judge the new segment)."""
+        moved = np.zeros(len(owner), bool)
+        found = identity.surplus_and_orphan(owner, obs.blobs, self.scene.animal_area, self.units,
+                                            self.scene.is_animal(obs.blobs.areas))
+        candidates = [] if found is None else [a for a in found[0] if self.units[a] == 1]
+        self.stranded = self.stranded + 1 if candidates else 0
+        if self.stranded >= STRANDED_FRAMES:
+            surplus = min(candidates, key=lambda a: psr[a])
+            owner[surplus] = found[1]  # type: ignore[index]
+            moved[surplus] = True
+            self.stranded = 0
+        return moved
 
     def _filter_rate(self, flags: np.ndarray) -> np.ndarray:
         """Running average (rate η); much slower while touching, frozen while lost: aggregation over time.
