@@ -48,7 +48,7 @@ class Params:
     # automatic tuning (udmt.tune)
     tune: bool = True  # choose search_scale, max_speed, filter_rate, label_sigma, filter_lambda per video
     tune_windows: int = 3  # validation windows spread through the video
-    tune_frames: int = 48  # frames per validation window
+    tune_frames: int = 32  # frames per validation window: long enough to cross a touch
     # long recordings
     chunk_frames: int = 1024
     overlap_frames: int = 64

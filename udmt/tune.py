@@ -36,7 +36,7 @@ SEARCH: dict[str, tuple[float, ...]] = {
     "filter_rate": (0.5, 2.0),  # η: how fast the appearance model follows the animal
     "label_sigma": (0.7, 1.4),  # sharpness of the filter's target
 }  # not λ: 10× either way left every score unchanged on 5 scenes (the learned features are far above it)
-MIN_GAIN = 0.01  # score units (body lengths apart, per animal-frame): smaller gains keep the given value
+MIN_GAIN = 0.02  # score units (body lengths apart, per animal-frame): smaller gains keep the given value
 LOST_WEIGHT = 0.5  # a lost animal-frame weighs as half a body length of forward–backward error
 
 
