@@ -139,7 +139,7 @@ class Fragment:
     crops: torch.Tensor  # (T, N, CROP, CROP): column k follows one animal through the fragment
 
 
-def _window_starts(n_frames: int, count: int) -> list[int]:
+def window_starts(n_frames: int, count: int) -> list[int]:
     if n_frames <= WINDOW_FRAMES:
         return [0]
     count = max(1, min(count, n_frames // WINDOW_FRAMES))
@@ -152,7 +152,7 @@ def find_global_fragments(
     """Global fragments in ``windows`` stretches of WINDOW_FRAMES frames spread through the video."""
     n = scene.n_animals
     fragments: list[Fragment] = []
-    starts = _window_starts(reader.n_frames, windows)
+    starts = window_starts(reader.n_frames, windows)
     progress.start("finding identity examples", len(starts))
     for start in starts:
         run: list[torch.Tensor] = []
@@ -213,15 +213,16 @@ class IdentityReport:
     seconds: float
     validation_accuracy: float  # per crop, on the held-out last fifth of each named fragment (NaN: none)
     used: bool = False  # accurate enough to decide identities
+    source: str = "global fragments"  # or "individual fragments" (udmt.crowd), where animals are never all apart
 
 
-def _split(crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def held_out_split(crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Training frames and held-out frames (the last fifth: neighbouring frames are near copies)."""
     cut = len(crops) - max(1, len(crops) // 5)
     return crops[:cut], crops[cut:]
 
 
-def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """What real recordings vary: head–tail orientation of the crop, small shifts, light, sensor noise."""
     b = len(x)
     x = x[:, None]
@@ -238,7 +239,7 @@ def _contrastive_fit(net: IdentityNet, fragments: list[Fragment], steps: int, se
     push those of the other tracks away (InfoNCE over the fragment's animals). Every fragment teaches, no names
     needed — the contrastive scheme of idtracker.ai v6."""
     gen = torch.Generator().manual_seed(seed)
-    train = [_split(f.crops)[0] for f in fragments]
+    train = [held_out_split(f.crops)[0] for f in fragments]
     optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
     net.train()
     for _ in range(steps):
@@ -249,8 +250,8 @@ def _contrastive_fit(net: IdentityNet, fragments: list[Fragment], steps: int, se
             first.append(train[k][a])
             second.append(train[k][b])
         n = first[0].shape[0]
-        e1 = net.embed(_augment(torch.cat(first), gen)).view(per_step, n, -1)
-        e2 = net.embed(_augment(torch.cat(second), gen)).view(per_step, n, -1)
+        e1 = net.embed(augment(torch.cat(first), gen)).view(per_step, n, -1)
+        e2 = net.embed(augment(torch.cat(second), gen)).view(per_step, n, -1)
         logits = e1 @ e2.transpose(1, 2) / TRAIN_TEMPERATURE  # (per_step, n, n)
         target = torch.arange(n).repeat(per_step)
         loss = nn.functional.cross_entropy(logits.reshape(-1, n), target)
@@ -285,23 +286,29 @@ def _name_animals(net: IdentityNet, fragments: list[Fragment]) -> tuple[int, flo
         t, n = crops.shape[:2]
         return nn.functional.normalize(net.embed_both(crops.reshape(t * n, CROP, CROP)).view(t, n, -1).mean(0), dim=1)
 
-    prototypes = mean_embedding(_split(fragments[0].crops)[0])
+    prototypes = mean_embedding(held_out_split(fragments[0].crops)[0])
     named = [(fragments[0], np.arange(len(prototypes)))]
     sums = prototypes.clone()
     for fragment in fragments[1:]:
-        embedding = mean_embedding(_split(fragment.crops)[0])
+        embedding = mean_embedding(held_out_split(fragment.crops)[0])
         classes, gap = _best_matching((embedding @ prototypes.T).numpy())
         if gap >= ACCEPT_MARGIN:
             named.append((fragment, classes))
             sums[classes] += embedding
     net.prototypes = nn.functional.normalize(sums, dim=1)
-    held = torch.cat([_split(f.crops)[1].reshape(-1, CROP, CROP) for f, _ in named])
-    truth = torch.from_numpy(np.concatenate([np.tile(c, len(_split(f.crops)[1])) for f, c in named]))
+    held = torch.cat([held_out_split(f.crops)[1].reshape(-1, CROP, CROP) for f, _ in named])
+    truth = torch.from_numpy(np.concatenate([np.tile(c, len(held_out_split(f.crops)[1])) for f, c in named]))
+    return len(named), calibrate(net, held, truth)
+
+
+def calibrate(net: IdentityNet, held: torch.Tensor, truth: torch.Tensor) -> float:
+    """Set the temperature that makes the similarities honest probabilities on held-out crops (n, CROP, CROP) of
+    known class ``truth``; returns the prototypes' per-crop accuracy on them."""
     cosine = net.embed_both(held) @ net.prototypes.T
     candidates = torch.logspace(-1.7, 0, 30)  # from 0.02: held-out frames are near copies of training ones
     nll = [nn.functional.cross_entropy(cosine / t, truth.long()) for t in candidates]
     net.temperature = candidates[int(torch.stack(nll).argmin())].clone()
-    return len(named), float((cosine.argmax(dim=1) == truth).float().mean())
+    return float((cosine.argmax(dim=1) == truth).float().mean())
 
 
 def train_identity(
@@ -313,6 +320,10 @@ def train_identity(
     began = time.monotonic()
     wanted = scene.n_animals > 1 and params.identity_steps > 0
     fragments = find_global_fragments(reader, scene, params, params.identity_windows, progress) if wanted else []
+    if wanted and len(fragments) < MIN_NAMED:  # never all apart: learn from the animals that are, at any time
+        from udmt.crowd import train_identity_crowded  # it builds on this module
+
+        return train_identity_crowded(reader, scene, params, progress)
     if len(fragments) < MIN_NAMED:  # the net could never pass the naming check: do not spend the training
         return None, IdentityReport(len(fragments), 0, 0, time.monotonic() - began, float("nan"))
     torch.manual_seed(params.seed)
