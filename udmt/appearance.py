@@ -7,7 +7,8 @@ much less than the distance to its neighbours, so frame-to-frame linking cannot 
 N tracks are N different animals, which is all a contrastive loss needs (the scheme of idtracker.ai v6, here with
 no labels and no pretrained weights). The longest fragment names the animals (one prototype embedding each);
 other fragments whose animals match the prototypes without doubt refine them, and the model is used only when it
-recognises held-out frames reliably. Crops are aligned with each animal's body axis so the net need not learn
+recognises held-out frames reliably (where animals are never all apart, ``udmt.crowd`` learns from single animals
+instead). Crops are aligned with each animal's body axis so the net need not learn
 rotations; the head–tail ambiguity is handled by training and predicting on both orientations.
 """
 
@@ -314,9 +315,10 @@ def calibrate(net: IdentityNet, held: torch.Tensor, truth: torch.Tensor) -> floa
 def train_identity(
     reader: VideoReader, scene: Scene, params: Params, progress: Progress = SILENT
 ) -> tuple[IdentityNet | None, IdentityReport]:
-    """Embedding net and class prototypes of the N individuals, or None when there is one animal, no global
-    fragment to learn from, or too little evidence that the animals can be told apart reliably (then identities
-    rest on motion alone, as they would without this stage)."""
+    """Embedding net and class prototypes of the N individuals, or None when there is one animal, nothing to learn
+    from, or too little evidence that the animals can be told apart reliably (then identities rest on motion
+    alone, as they would without this stage). With fewer than MIN_NAMED global fragments (animals never all
+    apart) it learns from individual fragments instead (``udmt.crowd``)."""
     began = time.monotonic()
     wanted = scene.n_animals > 1 and params.identity_steps > 0
     fragments = find_global_fragments(reader, scene, params, params.identity_windows, progress) if wanted else []

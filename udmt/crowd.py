@@ -24,7 +24,7 @@ from udmt.appearance import (MIN_ACCURACY, MIN_FRAGMENT, MIN_NAMED, TRAIN_TEMPER
                              window_starts)
 from udmt.params import Params
 from udmt.progress import SILENT, Progress
-from udmt.scene import Scene, observe
+from udmt.scene import Blobs, Scene, observe
 from udmt.video import VideoReader
 
 LINK_RATIO = 0.25  # a link moves less than this fraction of the distance to any other blob …
@@ -51,8 +51,8 @@ def find_individual_fragments(reader: VideoReader, scene: Scene, params: Params,
     starts = window_starts(reader.n_frames, windows)
     progress.start("finding individual fragments", len(starts))
     for start in starts:
-        open_: dict[int, tuple[int, list[tuple[torch.Tensor, np.ndarray]]]] = {}  # previous blob → (first, run)
-        previous = None
+        running: dict[int, tuple[int, list[tuple[torch.Tensor, np.ndarray]]]] = {}  # last blob → (first, run)
+        previous: Blobs | None = None
         for index, frame in reader.frames(start, min(start + WINDOW_FRAMES, reader.n_frames)):
             obs = observe(index, frame, scene, params)
             blobs = obs.blobs
@@ -62,20 +62,20 @@ def find_individual_fragments(reader: VideoReader, scene: Scene, params: Params,
             links = _links(previous, blobs, single) if previous is not None else {}
             now: dict[int, tuple[int, list[tuple[torch.Tensor, np.ndarray]]]] = {}
             for k, b in enumerate(single):
-                first, run = open_.pop(links[b], (index, [])) if b in links else (index, [])
+                first, run = running.pop(links[b], (index, [])) if b in links else (index, [])
                 run.append((crops[k], centres[k]))
                 now[int(b)] = (first, run)
-            for first, run in open_.values():
+            for first, run in running.values():
                 _keep(first, run, fragments)
-            open_, previous = now, blobs
-        for first, run in open_.values():
+            running, previous = now, blobs
+        for first, run in running.values():
             _keep(first, run, fragments)
         progress.advance()
     progress.stop()
     return fragments
 
 
-def _links(previous, blobs, single: np.ndarray) -> dict[int, int]:  # type: ignore[no-untyped-def]
+def _links(previous: Blobs, blobs: Blobs, single: np.ndarray) -> dict[int, int]:
     """Current single blob → previous blob it surely continues: the nearest, much nearer than any other blob of
     either frame, and of nearly the same area."""
     if len(previous) == 0 or len(blobs) == 0:
