@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from udmt.filters import Engine
 from udmt.initialise import cleanliness, find_start
 from udmt.model import FeatureNet
 from udmt.params import Params
@@ -84,22 +83,23 @@ def validation_windows(reader: VideoReader, scene: Scene, params: Params, n_fram
     return [candidates[k] for k in keep]
 
 
-def consistency_score(windows: list[Window], scene: Scene, net: FeatureNet, params: Params,
-                      engine: Engine = "kernels") -> float:  # fmt: skip
+def consistency_score(windows: list[Window], scene: Scene, net: FeatureNet, params: Params) -> float:
     """Mean over windows, frames and animals of min(distance between the forward and the backward track in body
-    lengths, 1), plus :data:`LOST_WEIGHT` × the fraction of animal-frames flagged lost out or back."""
+    lengths, 1), plus :data:`LOST_WEIGHT` × the fraction of animal-frames flagged lost out or back (0 without
+    windows: nothing speaks against the given values)."""
     body = scene.body_length / scene.factor
-    gaps, lost, cells = [], 0, 0
+    gaps, lost, cells = [np.zeros(0)], 0, 0
     for window in windows:
-        ahead = _track(Tracker(scene, net, params, window.start.copy(), engine), window.observations)
-        back = _track(Tracker(scene, net, params, ahead[-1].position.copy(), engine), reversed(window.observations))
+        ahead = _track(Tracker(scene, net, params, window.start.copy()), window.observations)
+        back = _track(Tracker(scene, net, params, ahead[-1].position.copy()), reversed(window.observations))
         forward = np.array([r.position for r in ahead])
         backward = np.array([r.position for r in reversed(back)])
         gaps.append(np.minimum(np.linalg.norm(forward - backward, axis=2) / body, 1.0).ravel())
         flags = np.array([r.flags for r in ahead + back])
         lost += int(np.count_nonzero(flags & FLAG_LOST))
         cells += flags.size
-    return float(np.mean(np.concatenate(gaps))) + LOST_WEIGHT * lost / max(cells, 1)
+    every = np.concatenate(gaps)
+    return (float(every.mean()) if len(every) else 0.0) + LOST_WEIGHT * lost / max(cells, 1)
 
 
 def _track(tracker: Tracker, observations: Iterable[Observation]) -> list[FrameResult]:
