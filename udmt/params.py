@@ -46,7 +46,7 @@ class Params:
     blob_min_fraction: float = 0.15  # blobs smaller than this fraction of one animal are noise
     episode_correction: bool = True  # judge each touching episode as a whole (False: for ablations)
     # automatic tuning (udmt.tune)
-    tune: bool = True  # choose search_scale, max_speed, filter_rate, label_sigma, filter_lambda per video
+    tune: bool = True  # choose search_scale, max_speed, filter_rate and label_sigma per video
     tune_windows: int = 3  # validation windows spread through the video
     tune_frames: int = 32  # frames per validation window: long enough to cross a touch
     # long recordings

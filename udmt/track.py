@@ -5,7 +5,7 @@ crop a search window around each animal's predicted position → feature net →
 (where does this animal's learned appearance match best?) → match animals to foreground blobs on a cost
 matrix → refine each position on its blob (the centroid of a blob it owns alone, a k-means share of a blob it
 shares) → update each filter at the refined position, slowly while animals touch so a neighbour's appearance
-does not overwrite the model. A tracker left on another animal while an animal nearby goes unclaimed is moved
+does not overwrite the model. A tracker left on another animal while some animal goes unclaimed is moved
 to it (``Tracker._reclaim``).
 
 After each pass over a chunk, every touching episode of two animals is judged as a whole
