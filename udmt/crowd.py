@@ -108,13 +108,12 @@ def _contemporaries(fragments: list[IndividualFragment]) -> np.ndarray:
     return together
 
 
-def contrastive_fit(net: IdentityNet, fragments: list[IndividualFragment], steps: int, seed: int,
-                    per_step: int = 4) -> None:  # fmt: skip
-    """InfoNCE over the fragments alive at a sampled frame: two crops of one fragment are one animal, crops of
-    its contemporaries are others."""
+def contrastive_fit(net: IdentityNet, fragments: list[IndividualFragment], groups: list[list[int]], steps: int,
+                    seed: int, per_step: int = 4) -> None:  # fmt: skip
+    """InfoNCE over ``groups`` of fragments alive together (:func:`_groups`): two crops of one fragment are one
+    animal, crops of its contemporaries are others."""
     gen = torch.Generator().manual_seed(seed)
     train = [held_out_split(f.crops)[0] for f in fragments]
-    groups = _groups(fragments)
     optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
     net.train()
     for _ in range(steps):
@@ -132,9 +131,9 @@ def contrastive_fit(net: IdentityNet, fragments: list[IndividualFragment], steps
     net.eval()
 
 
-def _groups(fragments: list[IndividualFragment]) -> list[list[int]]:
-    """Sets of fragments alive together (at each fragment's first frame), of two or more."""
-    together = _contemporaries(fragments)
+def _groups(fragments: list[IndividualFragment], together: np.ndarray) -> list[list[int]]:
+    """Sets of fragments alive together (at each fragment's first frame), of two or more; ``together`` is
+    :func:`_contemporaries`."""
     groups = []
     for i, f in enumerate(fragments):
         alive = [i, *(j for j in np.flatnonzero(together[i]) if fragments[j].first <= f.first)]
@@ -143,13 +142,14 @@ def _groups(fragments: list[IndividualFragment]) -> list[list[int]]:
     return groups
 
 
-def name_by_clustering(net: IdentityNet, fragments: list[IndividualFragment], n: int) -> tuple[np.ndarray, float]:
-    """Identity of each fragment by constrained k-means of their embeddings; prototypes and temperature set on
-    ``net``. Returns the identities and the held-out per-crop accuracy against them."""
+def name_by_clustering(net: IdentityNet, fragments: list[IndividualFragment], together: np.ndarray,
+                       n: int) -> tuple[np.ndarray, float]:  # fmt: skip
+    """Identity of each fragment by constrained k-means of their embeddings (``together``: :func:`_contemporaries`,
+    never in one cluster); prototypes and temperature set on ``net``. Returns the identities and the held-out
+    per-crop accuracy against them."""
     vectors = torch.stack([nn.functional.normalize(net.embed_both(held_out_split(f.crops)[0]).mean(0), dim=0)
                            for f in fragments]).numpy()  # fmt: skip
     weight = np.array([len(f.crops) for f in fragments], np.float64)
-    together = _contemporaries(fragments)
     centres = _initial_centres(vectors, together, weight, n)
     label = np.full(len(fragments), -1)
     for _ in range(KMEANS_ROUNDS):
@@ -198,15 +198,17 @@ def train_identity_crowded(reader: VideoReader, scene: Scene, params: Params,
     clusters do not predict held-out crops reliably (then identities rest on motion alone)."""
     began = time.monotonic()
     fragments = find_individual_fragments(reader, scene, params, params.identity_windows, progress)
-    if len(_groups(fragments)) < MIN_GROUPS_PER_ANIMAL * scene.n_animals:
+    together = _contemporaries(fragments)
+    groups = _groups(fragments, together)
+    if len(groups) < MIN_GROUPS_PER_ANIMAL * scene.n_animals:
         return None, IdentityReport(len(fragments), 0, 0, time.monotonic() - began, float("nan"),
                                     source="individual fragments")
     torch.manual_seed(params.seed)
     net = IdentityNet(scene.n_animals)
     steps = STEPS_FACTOR * params.identity_steps
     progress.start("learning identities from individual fragments", 1)
-    contrastive_fit(net, fragments, steps, params.seed)
-    label, accuracy = name_by_clustering(net, fragments, scene.n_animals)
+    contrastive_fit(net, fragments, groups, steps, params.seed)
+    label, accuracy = name_by_clustering(net, fragments, together, scene.n_animals)
     progress.advance()
     progress.stop()
     named = int((label >= 0).sum())

@@ -144,11 +144,12 @@ class Tracker:
         moved = np.zeros(len(owner), bool)
         found = identity.surplus_and_orphan(owner, obs.blobs, self.scene.animal_area, self.units,
                                             self.scene.is_animal(obs.blobs.areas))
-        candidates = [] if found is None else [a for a in found[0] if self.units[a] == 1]
+        sharing, orphan = found if found is not None else (np.zeros(0, int), -1)
+        candidates = [a for a in sharing if self.units[a] == 1]
         self.stranded = self.stranded + 1 if candidates else 0
         if self.stranded >= STRANDED_FRAMES:
             surplus = min(candidates, key=lambda a: psr[a])
-            owner[surplus] = found[1]  # type: ignore[index]
+            owner[surplus] = orphan
             moved[surplus] = True
             self.stranded = 0
         return moved
