@@ -11,7 +11,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from udmt import appearance
+from udmt import appearance, individuals
 from udmt.params import Params
 from udmt.scene import Observation, Scene, estimate_scene, find_blobs
 from udmt.video import VideoReader
@@ -58,6 +58,34 @@ def test_aligned_crops_match_a_scipy_reference(factor: int) -> None:
         np.testing.assert_allclose(crop, (pixels - floor) * -1 / 64.0, atol=2e-4)
 
 
+@pytest.mark.parametrize("factor", [1, 2])
+def test_an_animal_crop_blanks_the_neighbours_but_not_the_animal(factor: int) -> None:
+    """Two dark ellipses a body length apart: the crop of one keeps its pixels exactly (those of the plain
+    aligned crop) and shows nothing of the other, whose pixels would otherwise fill a corner of it."""
+    yy, xx = np.mgrid[0:120, 0:160]
+    frame = np.full((120, 160), 200, np.uint8)
+    me = ((xx - 60) / 16.0) ** 2 + ((yy - 60) / 6.0) ** 2 <= 1
+    neighbour = ((xx - 96) / 16.0) ** 2 + ((yy - 78) / 6.0) ** 2 <= 1
+    frame[me | neighbour] = 60
+    scene = _scene(factor, frame.shape)
+    luma = frame[::factor, ::factor].astype(np.float32)
+    diff = scene.difference(luma)
+    obs = Observation(0, luma.astype(np.uint8), diff, find_blobs(diff, 20.0, 10.0, opening=0))
+    mine = int(np.argmin(np.abs(obs.blobs.centroids[:, 0] * factor - 60)))
+    crop = appearance.animal_crops(frame, scene, obs, np.array([mine]))[0].numpy()
+    centre = scene.to_original(obs.blobs.centroids[[mine]])
+    plain = appearance.aligned_crops(frame, scene, centre, appearance.body_axes(obs.blobs, diff, np.array([mine])))
+    plain = plain[0].numpy()
+    assert (plain > 1.5).sum() > (crop > 1.5).sum()  # the neighbour is in view of the plain crop
+    side = appearance.CROP_BODY_LENGTHS * scene.body_length
+    u = (np.arange(appearance.CROP) + 0.5) / appearance.CROP * side - side / 2
+    near_centre = np.hypot(u[None, :] / 12.0, u[:, None] / 4.0) <= 1  # well inside the animal's own ellipse
+    np.testing.assert_array_equal(crop[near_centre], plain[near_centre])
+    assert np.isclose(crop[near_centre], (200 - 60) / 64.0, atol=0.05).all()
+    far = np.hypot(u[None, :], u[:, None]) >= 0.45 * side
+    assert (plain[far] > 1.5).any() and not (crop[far] > 0.1).any()  # the neighbour's pixels are gone
+
+
 def test_the_individuals_of_a_video_are_learned_from_its_global_fragments(
     synth_video_factory: Callable[..., Path],
 ) -> None:
@@ -68,7 +96,7 @@ def test_the_individuals_of_a_video_are_learned_from_its_global_fragments(
     torch.set_num_threads(1)
     with VideoReader(scene_dir / "video.mp4") as reader:
         scene = estimate_scene(reader, 2, params)
-        net, report = appearance.train_identity(reader, scene, params)
+        net, report = individuals.train_identity(reader, scene, params)
         fragments = appearance.find_global_fragments(reader, scene, params, params.identity_windows)
     assert net is not None and report.fragments == len(fragments) >= 2
     assert report.named >= 2 and report.validation_accuracy >= 0.95

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from udmt import crowd
+from udmt import appearance, crowd, individuals
 from udmt.evaluate import read_ground_truth
 from udmt.params import Params
 from udmt.scene import estimate_scene
@@ -36,7 +36,8 @@ def test_individual_fragments_follow_one_animal(synth_video_factory: Callable[..
     # One animal all along, but where one mouse walks over another the two look like one: measured here, 1 of 24
     # fragments ends on the mouse underneath (and 2 of 162 on the 900-frame scene).
     assert pure >= 0.9 * len(fragments)
-    together = crowd._contemporaries(fragments)
+    first, length = np.array([f.first for f in fragments]), np.array([len(f.crops) for f in fragments])
+    together = individuals.contemporaries(first, length)
     assert together.any() and (together == together.T).all() and not together.diagonal().any()
 
 
@@ -48,14 +49,14 @@ def test_contemporaries_never_share_an_identity() -> None:
     stop = first + rng.integers(5, 30, count)
     together = (first[:, None] < stop[None]) & (first[None] < stop[:, None])
     np.fill_diagonal(together, False)
-    label = crowd._constrained_assign(similarity, together, rng.uniform(1, 10, count))
+    label = individuals.constrained_assign(similarity, together, rng.uniform(1, 10, count))
     for i in range(count):
         if label[i] >= 0:
             assert label[i] not in label[together[i]]
     # A fragment whose contemporaries took every identity stays unnamed rather than doubling one.
     crowded = np.ones((n + 1, n + 1), bool)
     np.fill_diagonal(crowded, False)
-    label = crowd._constrained_assign(np.eye(n + 1, n), crowded, np.arange(n + 1, 0, -1.0))
+    label = individuals.constrained_assign(np.eye(n + 1, n), crowded, np.arange(n + 1, 0, -1.0))
     assert label.tolist() == [0, 1, 2, 3, -1]
 
 
@@ -64,6 +65,21 @@ def test_a_short_clip_offers_too_few_contemporaries_to_learn_from() -> None:
     params = Params()
     with VideoReader(THREE_FLIES) as reader:
         scene = estimate_scene(reader, 3, params)
-        net, report = crowd.train_identity_crowded(reader, scene, params)
+        net, report = individuals.train_identity(reader, scene, params)
     assert net is None and report.steps == 0 and not report.used and report.source == "individual fragments"
     assert 0 < report.fragments  # found, but fewer sets of contemporaries than MIN_GROUPS_PER_ANIMAL per animal
+
+
+def test_global_fragments_that_cannot_name_the_animals_hand_over_to_individual_fragments(
+    synth_video_factory: Callable[..., Path],
+) -> None:
+    """Three fish apart often enough for global fragments, but an identity net given one step cannot tell them
+    apart (held-out accuracy 0.59): the individual-fragment stage takes over (here it finds too few sets of
+    contemporaries in 150 frames and declines in turn)."""
+    scene_dir = synth_video_factory("fish", n_frames=150, n_animals=3)
+    params = Params(identity_steps=1, identity_windows=3)
+    with VideoReader(scene_dir / "video.mp4") as reader:
+        scene = estimate_scene(reader, 3, params)
+        assert len(appearance.find_global_fragments(reader, scene, params, 3)) >= individuals.MIN_NAMED
+        net, report = individuals.train_identity(reader, scene, params)
+    assert net is None and report.source == "individual fragments" and not report.used

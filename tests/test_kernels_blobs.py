@@ -66,8 +66,9 @@ def test_split_blob_equals_the_reference(k: int, n: int, seed: int) -> None:
     x, y = rng.integers(0, 40, n), rng.integers(0, 30, n)
     weights = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0, 5, n))  # some pixels weigh nothing
     starts = rng.uniform(0, 40, (k, 2))
-    np.testing.assert_allclose(kernels.split_blob(x, y, weights, starts), reference.split_blob(x, y, weights, starts),
-                               rtol=1e-12, atol=1e-9)  # fmt: skip
+    sizes = rng.choice([1.0, 1.0, 2.0, 3.0], k)  # animals of different sizes (a rat among mice)
+    np.testing.assert_allclose(kernels.split_blob(x, y, weights, starts, sizes),
+                               reference.split_blob(x, y, weights, starts, sizes), rtol=1e-12, atol=1e-9)
 
 
 def test_split_blob_keeps_a_centre_that_gets_no_pixel() -> None:
@@ -76,3 +77,19 @@ def test_split_blob_keeps_a_centre_that_gets_no_pixel() -> None:
     np.testing.assert_allclose(centres, [[1.0, 0.0], [100.0, 100.0]])
     with pytest.raises(ValueError, match="one length"):
         kernels.split_blob(x, y[:2], np.ones(3), centres)
+    with pytest.raises(ValueError, match="positive"):
+        kernels.split_blob(x, y, np.ones(3), centres, np.array([1.0, 0.0]))
+
+
+def test_a_large_animal_keeps_its_body_in_a_shared_blob() -> None:
+    """A rat (three mouse areas) touching a mouse: with equal sizes the mouse's centre is pulled into the rat's
+    body; told the sizes, each centre stays on its own animal."""
+    yy, xx = np.mgrid[0:40, 0:120]
+    rat = ((xx - 40) / 30.0) ** 2 + ((yy - 20) / 10.0) ** 2 <= 1
+    mouse = ((xx - 84) / 14.0) ** 2 + ((yy - 20) / 7.0) ** 2 <= 1
+    y, x = np.nonzero(rat | mouse)
+    starts = np.array([[40.0, 20.0], [84.0, 20.0]])
+    equal = kernels.split_blob(x, y, np.ones(len(x)), starts)
+    sized = kernels.split_blob(x, y, np.ones(len(x)), starts, np.array([3.0, 1.0]))
+    assert abs(sized[1, 0] - 84) < abs(equal[1, 0] - 84) and abs(sized[1, 0] - 84) < 3
+    assert abs(sized[0, 0] - 40) < 3

@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 from udmt.cli.app import run_app
-from udmt.appearance import MIN_ACCURACY
+from udmt.individuals import MIN_ACCURACY
 from udmt.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE
 from udmt.evaluate import evaluate_store
 from udmt.store import read_tracks

@@ -1,20 +1,17 @@
-"""Who is who by looks: an identity model learned from the video's own unambiguous stretches.
+"""Who is who by looks: the identity net, the crops it sees, and the global fragments it first learns from.
 
 Motion alone cannot keep identities through a long recording: every pile-up of animals is a chance to swap,
 and swaps accumulate over hours. Individuals differ a little in size, shade and markings, and a small CNN learns
 those differences from *global fragments* — stretches where every animal is alone in its blob and each moves
 much less than the distance to its neighbours, so frame-to-frame linking cannot be wrong. Within a fragment the
 N tracks are N different animals, which is all a contrastive loss needs (the scheme of idtracker.ai v6, here with
-no labels and no pretrained weights). The longest fragment names the animals (one prototype embedding each);
-other fragments whose animals match the prototypes without doubt refine them, and the model is used only when it
-recognises held-out frames reliably (where animals are never all apart, ``udmt.crowd`` learns from single animals
-instead). Crops are aligned with each animal's body axis so the net need not learn
-rotations; the head–tail ambiguity is handled by training and predicting on both orientations.
+no labels and no pretrained weights); ``udmt.individuals`` names the animals and decides whether the net is
+reliable enough to use. Crops are aligned with each animal's body axis so the net need not learn rotations; the
+head–tail ambiguity is handled by training and predicting on both orientations.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,15 +28,8 @@ CROP = 64  # classifier input side, pixels: about one per original pixel, where 
 CROP_BODY_LENGTHS = 1.4  # crop side in body lengths
 WINDOW_FRAMES = 48  # consecutive frames read per sampled window
 MIN_FRAGMENT = 6  # shortest global fragment worth keeping, frames
-ACCEPT_MARGIN = 0.05  # a fragment is named when its best matching to the classes beats any other by this much
 TRAIN_TEMPERATURE = 0.1  # of the contrastive loss
 EVIDENCE_STRIDE = 3  # frames between identity crops while tracking
-# Held-out per-crop accuracy below which the classifier is not used … Segments are named from many crops at once,
-# so 0.85 per crop still names them reliably: measured on the rat + 3 mice scene (held-out 0.899), using the net
-# took IDF1 from 0.43 to 0.71; no other scene or clip had an accuracy in 0.85–0.9 (session 14).
-MIN_ACCURACY = 0.85
-MIN_NAMED = 3  # … or when fewer fragments were named (measured: 2 short fragments misled it on a real clip)
-
 
 class IdentityNet(nn.Module):
     """Aligned crop (B, 1, CROP, CROP) → unit-length embedding; identities are the nearest class prototype."""
@@ -91,11 +81,21 @@ def body_axes(blobs: Blobs, diff: np.ndarray, which: np.ndarray) -> np.ndarray:
     return angles
 
 
-def aligned_crops(frame: np.ndarray, scene: Scene, centres: np.ndarray, angles: np.ndarray) -> torch.Tensor:
+def animal_crops(frame: np.ndarray, scene: Scene, obs: Observation, which: np.ndarray) -> torch.Tensor:
+    """(n, CROP, CROP) aligned crops of the animals alone in blobs ``which`` of ``obs``: centred on each blob,
+    x along its body axis, every other blob blanked — a neighbour in the corner of the crop is not the animal."""
+    centres = scene.to_original(obs.blobs.centroids[which])
+    return aligned_crops(frame, scene, centres, body_axes(obs.blobs, obs.diff, which), (obs.blobs.labels, which))
+
+
+def aligned_crops(frame: np.ndarray, scene: Scene, centres: np.ndarray, angles: np.ndarray,
+                  own: tuple[np.ndarray, np.ndarray] | None = None) -> torch.Tensor:  # fmt: skip
     """(n, CROP, CROP) crops of the foreground evidence around ``centres`` (original px), x along each body axis.
 
     Values are the frame minus the background, signed so animals are positive, in units of 64 grey levels —
-    not normalised per crop, because shade is one of the things that tells individuals apart.
+    not normalised per crop, because shade is one of the things that tells individuals apart. With ``own`` =
+    (blob label image at working resolution, 0 = floor and i + 1 = blob i; each crop's own blob), pixels of the
+    other blobs, with a margin for their soft edges, are set to the floor's 0.
     """
     n = len(centres)
     if n == 0:
@@ -117,7 +117,16 @@ def aligned_crops(frame: np.ndarray, scene: Scene, centres: np.ndarray, angles: 
     floor_grid = torch.stack([2 * xs / (bw - 1) - 1, 2 * ys / (bh - 1) - 1], dim=-1).float()
     floor_image = torch.from_numpy(scene.background)[None, None].expand(n, 1, bh, bw)
     floor = nn.functional.grid_sample(floor_image, floor_grid, align_corners=True, padding_mode="border")[:, 0]
-    return (pixels - floor) * (scene.polarity / 64.0)
+    crops = (pixels - floor) * (scene.polarity / 64.0)
+    if own is None:
+        return crops
+    labels, which = own
+    label_image = torch.from_numpy(labels.astype(np.float32))[None, None].expand(n, 1, bh, bw)
+    label = nn.functional.grid_sample(label_image, floor_grid, mode="nearest", align_corners=True,
+                                      padding_mode="zeros")[:, 0]  # fmt: skip
+    mine = label == torch.from_numpy(np.asarray(which) + 1.0).float()[:, None, None]
+    others = nn.functional.max_pool2d(((label > 0) & ~mine).float()[:, None], 5, stride=1, padding=2)[:, 0] > 0
+    return torch.where(others & ~mine, 0.0, crops)
 
 
 def one_animal_per_blob(blobs: Blobs, scene: Scene) -> bool:
@@ -175,8 +184,7 @@ def find_global_fragments(
                     single, centres = single[order], centres[order]
             if not run:
                 run_first = index
-            crops = aligned_crops(frame, scene, scene.to_original(centres), body_axes(obs.blobs, obs.diff, single))
-            run.append(crops)
+            run.append(animal_crops(frame, scene, obs, single))
             previous = centres
         _close(run, run_first, fragments)
         progress.advance()
@@ -206,17 +214,6 @@ def _close(run: list[torch.Tensor], first: int, fragments: list[Fragment]) -> No
 # -- training ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class IdentityReport:
-    fragments: int  # global fragments found
-    named: int  # global fragments whose animals were given class names (and shaped the prototypes)
-    steps: int
-    seconds: float
-    validation_accuracy: float  # per crop, on the held-out last fifth of each named fragment (NaN: none)
-    used: bool = False  # accurate enough to decide identities
-    source: str = "global fragments"  # or "individual fragments" (udmt.crowd), where animals are never all apart
-
-
 def held_out_split(crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Training frames and held-out frames (the last fifth: neighbouring frames are near copies)."""
     cut = len(crops) - max(1, len(crops) // 5)
@@ -235,7 +232,8 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x * gain + 0.03 * torch.randn(x.shape, generator=gen)
 
 
-def _contrastive_fit(net: IdentityNet, fragments: list[Fragment], steps: int, seed: int, per_step: int = 8) -> None:
+def fit_global_fragments(net: IdentityNet, fragments: list[Fragment], steps: int, seed: int,
+                         per_step: int = 8) -> None:  # fmt: skip
     """Within a global fragment the N tracks are N different animals: pull two crops of one track together and
     push those of the other tracks away (InfoNCE over the fragment's animals). Every fragment teaches, no names
     needed — the contrastive scheme of idtracker.ai v6."""
@@ -261,83 +259,6 @@ def _contrastive_fit(net: IdentityNet, fragments: list[Fragment], steps: int, se
         loss.backward()
         optimiser.step()
     net.eval()
-
-
-def _best_matching(similarity: np.ndarray) -> tuple[np.ndarray, float]:
-    """Class of each row under the matching of largest total similarity, and how much the next-best matching
-    loses (the runner-up differs from the best in at least one pair, so forbidding each pair in turn finds it)."""
-    rows, cols = linear_sum_assignment(-similarity)
-    best = similarity[rows, cols].sum()
-    runner_up = -np.inf
-    for r, c in zip(rows, cols):
-        forbidden = similarity.copy()
-        forbidden[r, c] = -1e6
-        rr, cc = linear_sum_assignment(-forbidden)
-        runner_up = max(runner_up, forbidden[rr, cc].sum())
-    return cols[np.argsort(rows)], float(best - runner_up)
-
-
-def _name_animals(net: IdentityNet, fragments: list[Fragment]) -> tuple[int, float]:
-    """Class prototypes from the longest fragment, refined by every fragment whose animals match them without
-    doubt; then the temperature that makes the similarities honest probabilities on held-out frames.
-
-    Returns how many fragments were named and the prototypes' accuracy on their held-out frames.
-    """
-    def mean_embedding(crops: torch.Tensor) -> torch.Tensor:
-        t, n = crops.shape[:2]
-        return nn.functional.normalize(net.embed_both(crops.reshape(t * n, CROP, CROP)).view(t, n, -1).mean(0), dim=1)
-
-    prototypes = mean_embedding(held_out_split(fragments[0].crops)[0])
-    named = [(fragments[0], np.arange(len(prototypes)))]
-    sums = prototypes.clone()
-    for fragment in fragments[1:]:
-        embedding = mean_embedding(held_out_split(fragment.crops)[0])
-        classes, gap = _best_matching((embedding @ prototypes.T).numpy())
-        if gap >= ACCEPT_MARGIN:
-            named.append((fragment, classes))
-            sums[classes] += embedding
-    net.prototypes = nn.functional.normalize(sums, dim=1)
-    held = torch.cat([held_out_split(f.crops)[1].reshape(-1, CROP, CROP) for f, _ in named])
-    truth = torch.from_numpy(np.concatenate([np.tile(c, len(held_out_split(f.crops)[1])) for f, c in named]))
-    return len(named), calibrate(net, held, truth)
-
-
-def calibrate(net: IdentityNet, held: torch.Tensor, truth: torch.Tensor) -> float:
-    """Set the temperature that makes the similarities honest probabilities on held-out crops (n, CROP, CROP) of
-    known class ``truth``; returns the prototypes' per-crop accuracy on them."""
-    cosine = net.embed_both(held) @ net.prototypes.T
-    candidates = torch.logspace(-1.7, 0, 30)  # from 0.02: held-out frames are near copies of training ones
-    nll = [nn.functional.cross_entropy(cosine / t, truth.long()) for t in candidates]
-    net.temperature = candidates[int(torch.stack(nll).argmin())].clone()
-    return float((cosine.argmax(dim=1) == truth).float().mean())
-
-
-def train_identity(
-    reader: VideoReader, scene: Scene, params: Params, progress: Progress = SILENT
-) -> tuple[IdentityNet | None, IdentityReport]:
-    """Embedding net and class prototypes of the N individuals, or None when there is one animal, nothing to learn
-    from, or too little evidence that the animals can be told apart reliably (then identities rest on motion
-    alone, as they would without this stage). With fewer than MIN_NAMED global fragments (animals never all
-    apart) it learns from individual fragments instead (``udmt.crowd``)."""
-    began = time.monotonic()
-    wanted = scene.n_animals > 1 and params.identity_steps > 0
-    fragments = find_global_fragments(reader, scene, params, params.identity_windows, progress) if wanted else []
-    if wanted and len(fragments) < MIN_NAMED:  # never all apart: learn from the animals that are, at any time
-        from udmt.crowd import train_identity_crowded  # it builds on this module
-
-        return train_identity_crowded(reader, scene, params, progress)
-    if len(fragments) < MIN_NAMED:  # the net could never pass the naming check: do not spend the training
-        return None, IdentityReport(len(fragments), 0, 0, time.monotonic() - began, float("nan"))
-    torch.manual_seed(params.seed)
-    net = IdentityNet(scene.n_animals)
-    progress.start("learning identities", 1)
-    _contrastive_fit(net, fragments, params.identity_steps, params.seed)
-    named, accuracy = _name_animals(net, fragments)
-    progress.advance()
-    progress.stop()
-    used = accuracy >= MIN_ACCURACY and named >= MIN_NAMED
-    report = IdentityReport(len(fragments), named, params.identity_steps, time.monotonic() - began, accuracy, used)
-    return (net if used else None), report
 
 
 # -- evidence while tracking ------------------------------------------------------------------------------
@@ -374,9 +295,7 @@ class CropRecorder:
         animals = np.flatnonzero(alone & one)
         if len(animals) == 0:
             return
-        blobs = owner[animals]
-        centres = self.scene.to_original(obs.blobs.centroids[blobs])
-        self.crops.append(aligned_crops(frame, self.scene, centres, body_axes(obs.blobs, obs.diff, blobs)))
+        self.crops.append(animal_crops(frame, self.scene, obs, owner[animals]))
         self.index[obs.index - self.start, animals] = np.arange(self.count, self.count + len(animals))
         self.count += len(animals)
 

@@ -32,7 +32,7 @@ from udmt import quality, store, tune
 from udmt.errors import InputError, InputWarning, Interrupted, UdmtError, UsageError, writing
 from udmt.filters import Engine
 from udmt.initialise import read_points
-from udmt.appearance import train_identity
+from udmt.individuals import train_identity
 from udmt.model import Checkpoint, load_checkpoint
 from udmt.params import Params, params_to_toml
 from udmt.progress import SILENT, Progress

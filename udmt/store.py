@@ -12,15 +12,17 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 import zarr
 from zarr.codecs import BloscCodec
 
 from udmt import __version__
 from udmt.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 FLAG_REFINED = 1  # snapped to a single-animal foreground blob
 FLAG_MERGED = 2  # inside a merged blob (touching/occluded animals)
@@ -260,6 +262,8 @@ def read_tracks(path: str | Path) -> Tracks:
 
 def open_dataset(path: str | Path) -> xr.Dataset:
     """The store as a lazily loaded ``movement`` poses Dataset."""
+    import xarray as xr  # here, not above: it costs a second of start-up to every command that never reads one
+
     path = Path(path)
     _open_group(path, "r")
     return xr.open_zarr(str(path), consolidated=True)

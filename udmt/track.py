@@ -4,7 +4,7 @@ One :class:`Tracker` follows N animals through consecutive frames (forward or ba
 crop a search window around each animal's predicted position → feature net → correlation-filter response
 (where does this animal's learned appearance match best?) → match animals to foreground blobs on a cost
 matrix → refine each position on its blob (the centroid of a blob it owns alone, a k-means share of a blob it
-shares) → update each filter at the refined position, slowly while animals touch so a neighbour's appearance
+shares, weighted by each animal's size) → update each filter at the refined position, slowly while animals touch so a neighbour's appearance
 does not overwrite the model. A tracker left on another animal while some animal goes unclaimed is moved
 to it (``Tracker._reclaim``).
 
@@ -119,7 +119,7 @@ class Tracker:
                     new[a] = identity.local_centroid(x, y, weights, guess[a], 0.6 * self.body)
                 flags[a] = FLAG_REFINED
             else:
-                new[animals] = kernels.split_blob(x, y, weights, guess[animals])
+                new[animals] = kernels.split_blob(x, y, weights, guess[animals], self.units[animals])
                 flags[animals] = FLAG_MERGED
         lost = owner < 0
         flags[lost] = FLAG_LOST

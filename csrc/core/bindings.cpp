@@ -92,12 +92,16 @@ py::tuple label_blobs(carray<std::uint8_t> mask, carray<float> diff, double seed
 }
 
 py::array_t<double> split_blob(carray<std::int64_t> x, carray<std::int64_t> y, carray<double> weights,
-                               carray<double> starts, int iterations) {
+                               carray<double> starts, carray<double> sizes, int iterations) {
   const auto n = x.size();
   if (x.ndim() != 1 || y.ndim() != 1 || weights.ndim() != 1 || y.size() != n || weights.size() != n) {
     throw std::invalid_argument("x, y and weights must be 1-D arrays of one length");
   }
   if (starts.ndim() != 2 || starts.shape(1) != 2) throw std::invalid_argument("starts must be (k, 2)");
+  if (sizes.ndim() != 1 || sizes.shape(0) != starts.shape(0)) throw std::invalid_argument("sizes must be (k,)");
+  for (py::ssize_t c = 0; c < sizes.shape(0); ++c) {
+    if (!(sizes.data()[c] > 0.0)) throw std::invalid_argument("sizes must be positive");
+  }
   py::array_t<double> centres({starts.shape(0), static_cast<py::ssize_t>(2)});
   std::copy(starts.data(), starts.data() + starts.size(), centres.mutable_data());
   const auto* px = x.data();
@@ -107,7 +111,7 @@ py::array_t<double> split_blob(carray<std::int64_t> x, carray<std::int64_t> y, c
   const int k = static_cast<int>(starts.shape(0));
   {
     py::gil_scoped_release release;
-    udmt::blobs::split(px, py_, pw, static_cast<int>(n), k, iterations, out);
+    udmt::blobs::split(px, py_, pw, static_cast<int>(n), k, iterations, sizes.data(), out);
   }
   return centres;
 }
@@ -330,7 +334,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("label_blobs", &label_blobs, py::arg("mask"), py::arg("diff"), py::arg("seed"), py::arg("min_area"),
         "4-connected components kept by area and seed: (labels, areas, centroids, boxes [y0, y1, x0, x1)).");
   m.def("split_blob", &split_blob, py::arg("x"), py::arg("y"), py::arg("weights"), py::arg("starts"),
-        py::arg("iterations"), "Weighted k-means of one blob's pixels from the given centres.");
+        py::arg("sizes"), py::arg("iterations"), "Weighted k-means of one blob's pixels from the given centres.");
   m.def("crop_resize", &crop_resize, py::arg("frame"), py::arg("centres"), py::arg("sides"), py::arg("size"),
         "Batched bilinear crop-and-resize of square windows (pixel-centre coordinates, borders replicated).");
   m.def("rfft2", &rfft2, py::arg("x"),

@@ -103,7 +103,7 @@ std::vector<Blob> label(const std::uint8_t* mask, const float* diff, int h, int 
 }
 
 void split(const std::int64_t* x, const std::int64_t* y, const double* weight, int n, int k, int iterations,
-           double* centres) {
+           const double* sizes, double* centres) {
   std::vector<double> sums(3 * static_cast<std::size_t>(k));
   for (int it = 0; it < iterations; ++it) {
     std::fill(sums.begin(), sums.end(), 0.0);
@@ -113,7 +113,7 @@ void split(const std::int64_t* x, const std::int64_t* y, const double* weight, i
       double best = std::numeric_limits<double>::infinity();
       for (int c = 0; c < k; ++c) {
         const double dx = px - centres[2 * c], dy = py - centres[2 * c + 1];
-        const double d2 = dx * dx + dy * dy;
+        const double d2 = (dx * dx + dy * dy) / sizes[c];
         if (d2 < best) {
           best = d2;
           nearest = c;

@@ -21,9 +21,10 @@ std::vector<Blob> label(const std::uint8_t* mask, const float* diff, int h, int 
                         std::int32_t* labels);
 
 // Weighted k-means of one blob's pixels (x, y, weight) into k centres started at `centres` (x, y pairs, updated
-// in place): each iteration gives every pixel to its nearest centre (the first on ties) and moves each centre
-// that received weight to its pixels' weighted mean.
+// in place) of relative areas `sizes`: each iteration gives every pixel to the centre of least squared distance
+// over size (the first on ties; a rat's centre reaches as far as its body does) and moves each centre that
+// received weight to its pixels' weighted mean.
 void split(const std::int64_t* x, const std::int64_t* y, const double* weight, int n, int k, int iterations,
-           double* centres);
+           const double* sizes, double* centres);
 
 }  // namespace udmt::blobs

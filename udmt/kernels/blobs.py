@@ -26,8 +26,12 @@ def label_blobs(mask: np.ndarray, diff: np.ndarray, seed: float,
     return labels, areas, centroids, [(slice(y0, y1), slice(x0, x1)) for y0, y1, x0, x1 in boxes.tolist()]
 
 
-def split_blob(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts: np.ndarray, iterations: int = 6) -> np.ndarray:
-    """Weighted k-means of one blob's pixels into len(starts) animals; centre i stays the animal of starts[i]."""
+def split_blob(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts: np.ndarray, sizes: np.ndarray | None = None,
+               iterations: int = 6) -> np.ndarray:  # fmt: skip
+    """Weighted k-means of one blob's pixels into len(starts) animals of relative areas ``sizes`` (default equal);
+    centre i stays the animal of starts[i]."""
+    starts = np.ascontiguousarray(starts, dtype=np.float64).reshape(-1, 2)
+    sizes = np.ones(len(starts)) if sizes is None else sizes
     return _core.split_blob(np.ascontiguousarray(x, dtype=np.int64), np.ascontiguousarray(y, dtype=np.int64),
-                            np.ascontiguousarray(weights, dtype=np.float64),
-                            np.ascontiguousarray(starts, dtype=np.float64).reshape(-1, 2), int(iterations))
+                            np.ascontiguousarray(weights, dtype=np.float64), starts,
+                            np.ascontiguousarray(sizes, dtype=np.float64), int(iterations))

@@ -197,14 +197,16 @@ def label_blobs(mask: np.ndarray, diff: np.ndarray, seed: float,
     return labels, areas[keep], np.stack([cx, cy], axis=1).reshape(-1, 2), slices
 
 
-def split_blob(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts: np.ndarray, iterations: int = 6) -> np.ndarray:
-    """Weighted k-means: each iteration gives every pixel to its nearest centre (first on ties) and moves each
-    centre that received weight to its pixels' weighted mean."""
+def split_blob(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts: np.ndarray, sizes: np.ndarray | None = None,
+               iterations: int = 6) -> np.ndarray:  # fmt: skip
+    """Weighted k-means: each iteration gives every pixel to the centre of least squared distance over its size
+    (first on ties) and moves each centre that received weight to its pixels' weighted mean."""
     pts = np.stack([x, y], axis=1).astype(np.float64)
     weights = np.asarray(weights, dtype=np.float64)
     centres = np.asarray(starts, dtype=np.float64).reshape(-1, 2).copy()
+    sizes = np.ones(len(centres)) if sizes is None else np.asarray(sizes, dtype=np.float64)
     for _ in range(iterations):
-        nearest = np.argmin(((pts[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2), axis=1)
+        nearest = np.argmin(((pts[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2) / sizes[None], axis=1)
         for k in range(len(centres)):
             mine = nearest == k
             total = weights[mine].sum()
