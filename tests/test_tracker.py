@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from udmt import identity
 from udmt.initialise import place_animals
-from udmt.scene import Observation, Scene, binary_opening, find_blobs
+from udmt.scene import Observation, Scene, binary_opening, find_blobs, quartiles
 from udmt.filters import peak_and_psr
 from udmt.track import STRANDED_FRAMES, ChunkTracks, Tracker, _sizes
 from udmt.identity import UNASSIGNED, Episode
@@ -280,3 +280,9 @@ def test_a_tracker_stranded_on_another_animal_moves_to_the_unclaimed_one() -> No
     for r in results[STRANDED_FRAMES:]:
         np.testing.assert_allclose(r.position, moved.position, atol=0.5)
         assert (r.flags == FLAG_REFINED).all()
+
+
+@pytest.mark.parametrize("frames", [1, 2, 7, 32])
+def test_background_quartiles_are_numpys_percentiles(frames: int) -> None:
+    samples = np.random.default_rng(frames).integers(0, 256, (frames, 37, 53)).astype(np.float32)
+    np.testing.assert_allclose(quartiles(samples), np.percentile(samples, [25, 50, 75], axis=0), rtol=0, atol=1e-4)

@@ -246,6 +246,18 @@ def _single_animal_stats(per_frame: list[Blobs], n_animals: int, params: Params)
     return float(np.median(areas)), float(np.median(lengths)) if lengths else float(np.sqrt(np.median(areas)))
 
 
+def quartiles(samples: np.ndarray) -> np.ndarray:
+    """(3, H, W) float32 25th, 50th and 75th percentiles over the frames of (T, H, W) ``samples``, as
+    ``np.percentile``'s default (linear) method gives them: one sort along the short frame axis is about 8× faster
+    than ``np.percentile(..., axis=0)``, which moves that axis last and partitions pixel by pixel."""
+    ordered = np.sort(samples, axis=0)
+    position = np.array([0.25, 0.5, 0.75]) * (len(samples) - 1)
+    below = np.floor(position).astype(int)
+    above = np.minimum(below + 1, len(samples) - 1)
+    weight = (position - below)[:, None, None]
+    return (ordered[below] * (1 - weight) + ordered[above] * weight).astype(np.float32)
+
+
 def estimate_scene(reader: VideoReader, n_animals: int, params: Params, progress: Progress = SILENT) -> Scene:
     """Estimate background, polarity, threshold, animal size and the working resolution of one video."""
     if n_animals < 1:
@@ -255,7 +267,7 @@ def estimate_scene(reader: VideoReader, n_animals: int, params: Params, progress
     factor = max(1, round(max(reader.width, reader.height) / 512))
     for attempt in range(3):  # once at a coarse guess, once at the resolution the animal size asks for
         samples = np.stack([downscale(f, factor) for f in frames])
-        low, median, high = np.percentile(samples, [25, 50, 75], axis=0).astype(np.float32)  # one partition
+        low, median, high = quartiles(samples)
         # Whole-video statistics from every other pixel of every other row: the same percentiles to well within
         # their noise (tails included: a 512² working frame still gives 65k pixels per sample), 4× cheaper.
         sparse = np.s_[:, ::2, ::2]
