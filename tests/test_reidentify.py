@@ -68,6 +68,32 @@ def test_a_swap_during_a_touch_is_undone_by_the_evidence() -> None:
     assert (new_flags[25:35] & FLAG_CORRECTED).all() and not (new_flags[:25] & FLAG_CORRECTED).any()
 
 
+def test_in_a_pile_the_swap_is_placed_where_the_exchanged_pair_met() -> None:
+    """Three animals in one pile for frames 20–60; tracks 0 and 2 exchange animals where those two meet (frame
+    45), while track 0 passes nearest to the bystander, track 1, at frame 28: the relabelled trajectories follow
+    the animals, with the switch at 45 rather than at 28."""
+    total = 80
+    flags = _touch(total, 3, slice(20, 60), [0, 1, 2])
+    t = np.arange(total, dtype=np.float32)
+    position = np.zeros((total, 3, 2), np.float32)
+    position[:, 0] = np.stack([100 + 2 * (t - 45), np.full(total, 10.0)], axis=1)  # 0 and 2 pass 20 px apart
+    position[:, 2] = np.stack([100 - 2 * (t - 45), np.full(total, -10.0)], axis=1)  # at frame 45
+    position[:, 1] = [500.0, 0.0]
+    position[28, 1] = position[28, 0] + [0.0, 5.0]  # the bystander brushes animal 0 at frame 28
+    tracked = position.copy()
+    tracked[45:, [0, 2]] = position[45:, [2, 0]]  # the tracker swapped 0 and 2 where they met
+    truth = np.tile([0, 1, 2], (total, 1))
+    truth[45:, [0, 2]] = [2, 0]
+    evidence = _evidence(truth, 3)
+    evidence[20:60] = np.nan
+    segments, touches = reidentify.segments_of(flags, evidence, tracked)
+    assert next(x for x in touches if x.track == 0).closest == 28  # the nearest neighbour is the wrong hint
+    reidentify.name_segments(segments, 3, total)
+    out, _, changes = reidentify.relabel(segments, touches, {"position": (tracked, np.nan)}, flags, FLAG_CORRECTED)
+    assert changes == 2
+    np.testing.assert_array_equal(out["position"], position)
+
+
 def test_without_evidence_the_tracker_labels_stand() -> None:
     total = 50
     flags = _touch(total, 3, slice(20, 26), [1, 2])

@@ -11,7 +11,7 @@ before it to the one after it where that fits best (:func:`relabel`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,14 +38,20 @@ class Segment:
 @dataclass(frozen=True)
 class Touch:
     """An ambiguous run of one track (touching others, or lost) between its segments ``before`` and ``after``
-    (None at an end of the chunk); ``closest`` is the frame where it came nearest to another track."""
+    (None at an end of the chunk); ``gaps`` (stop - first, N) is its distance to each track in each frame (inf to
+    itself and where unknown)."""
 
     track: int
     first: int
     stop: int
     before: int | None
     after: int | None
-    closest: int
+    gaps: np.ndarray = field(repr=False)
+
+    @property
+    def closest(self) -> int:
+        """The frame where it came nearest to any other track."""
+        return self.first + int(np.argmin(self.gaps.min(axis=1)))
 
 
 def segments_of(flags: np.ndarray, evidence: np.ndarray, position: np.ndarray) -> tuple[list[Segment], list[Touch]]:
@@ -54,7 +60,7 @@ def segments_of(flags: np.ndarray, evidence: np.ndarray, position: np.ndarray) -
     total, n = flags.shape
     gaps = np.linalg.norm(position[:, :, None] - position[:, None], axis=3)
     gaps[:, np.arange(n), np.arange(n)] = np.inf
-    closest = np.nan_to_num(gaps, nan=np.inf).min(axis=2)  # (T, N) distance to the nearest other track
+    gaps = np.nan_to_num(gaps, nan=np.inf)  # (T, N, N) distance between tracks
     segments: list[Segment] = []
     touches: list[Touch] = []
     for track in range(n):
@@ -69,8 +75,7 @@ def segments_of(flags: np.ndarray, evidence: np.ndarray, position: np.ndarray) -
                 segments.append(Segment(track, first, stop, _score(evidence[first:stop, track]), previous))
         for r, (first, stop) in enumerate(bounds):
             if not clear[first]:
-                near = first + int(np.argmin(closest[first:stop, track]))
-                touches.append(Touch(track, first, stop, index.get(r - 1), index.get(r + 1), near))
+                touches.append(Touch(track, first, stop, index.get(r - 1), index.get(r + 1), gaps[first:stop, track]))
     return segments, touches
 
 
@@ -141,8 +146,8 @@ def relabel(
 
     A touch's frames go to the identity of the segment before it up to some frame and to the one after it from
     there: the frame that lets most of them land on identities free at that time, nearest the closest approach
-    (where a tracker swap most likely happened). Frames of touches where identities changed get
-    ``corrected_flag``; frames whose identity is taken stay unclaimed.
+    to the track it exchanged identities with (:func:`_swap_frame`: where the swap most likely happened). Frames
+    of touches where identities changed get ``corrected_flag``; frames whose identity is taken stay unclaimed.
     """
     total, n = flags.shape
     out = {name: np.full_like(array, fill) for name, (array, fill) in columns.items()}
@@ -169,7 +174,7 @@ def relabel(
         free_b = np.concatenate([np.cumsum((~filled[frames, b])[::-1])[::-1], [0]])
         landed = free_a + free_b
         candidates = np.flatnonzero(landed == landed.max())
-        c = int(candidates[np.argmin(np.abs(candidates - (touch.closest - touch.first)))])
+        c = int(candidates[np.argmin(np.abs(candidates - (_swap_frame(touch, touches, segments) - touch.first)))])
         write(touch.track, frames[:c], a)
         write(touch.track, frames[c:], b)
         if a != b:
@@ -177,6 +182,29 @@ def relabel(
             new_flags[frames, b] |= corrected_flag
     changes = sum(1 for s in segments if s.previous is not None and segments[s.previous].identity != s.identity)
     return out, new_flags, changes
+
+
+def _swap_frame(touch: Touch, touches: list[Touch], segments: list[Segment]) -> int:
+    """Frame of ``touch`` where its track most likely took over another animal: the closest approach to the
+    track that held the identity this one leaves with, during the longest time both touched (in a pile of
+    several animals the nearest neighbour is often another one); the closest approach to any track when that
+    identity was held by no touching track."""
+    if touch.before is None or touch.after is None:
+        return touch.closest
+    leaves_as = segments[touch.after].identity
+    if segments[touch.before].identity == leaves_as:
+        return touch.closest
+    best, overlap = None, 0
+    for other in touches:
+        if other.track == touch.track or other.before is None or segments[other.before].identity != leaves_as:
+            continue
+        shared = min(touch.stop, other.stop) - max(touch.first, other.first)
+        if shared > overlap:
+            best, overlap = other, shared
+    if best is None:
+        return touch.closest
+    lo, hi = max(touch.first, best.first), min(touch.stop, best.stop)
+    return lo + int(np.argmin(touch.gaps[lo - touch.first : hi - touch.first, best.track]))
 
 
 def fill_gaps(position: np.ndarray, confidence: np.ndarray, flags: np.ndarray, max_gap: int) -> int:
