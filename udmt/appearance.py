@@ -125,7 +125,10 @@ def aligned_crops(frame: np.ndarray, scene: Scene, centres: np.ndarray, angles: 
     label = nn.functional.grid_sample(label_image, floor_grid, mode="nearest", align_corners=True,
                                       padding_mode="zeros")[:, 0]  # fmt: skip
     mine = label == torch.from_numpy(np.asarray(which) + 1.0).float()[:, None, None]
-    others = nn.functional.max_pool2d(((label > 0) & ~mine).float()[:, None], 5, stride=1, padding=2)[:, 0] > 0
+    others = (label > 0) & ~mine
+    near = others.flatten(1).any(dim=1)  # most animals have no neighbour in view: no margin to draw
+    if near.any():
+        others[near] = nn.functional.max_pool2d(others[near].float()[:, None], 5, stride=1, padding=2)[:, 0] > 0
     return torch.where(others & ~mine, 0.0, crops)
 
 
