@@ -174,7 +174,8 @@ def relabel(
         free_b = np.concatenate([np.cumsum((~filled[frames, b])[::-1])[::-1], [0]])
         landed = free_a + free_b
         candidates = np.flatnonzero(landed == landed.max())
-        c = int(candidates[np.argmin(np.abs(candidates - (_swap_frame(touch, touches, segments) - touch.first)))])
+        swap = _swap_frame(touch, b, touches, segments) if a != b else touch.closest
+        c = int(candidates[np.argmin(np.abs(candidates - (swap - touch.first)))])
         write(touch.track, frames[:c], a)
         write(touch.track, frames[c:], b)
         if a != b:
@@ -184,16 +185,11 @@ def relabel(
     return out, new_flags, changes
 
 
-def _swap_frame(touch: Touch, touches: list[Touch], segments: list[Segment]) -> int:
-    """Frame of ``touch`` where its track most likely took over another animal: the closest approach to the
-    track that held the identity this one leaves with, during the longest time both touched (in a pile of
-    several animals the nearest neighbour is often another one); the closest approach to any track when that
-    identity was held by no touching track."""
-    if touch.before is None or touch.after is None:
-        return touch.closest
-    leaves_as = segments[touch.after].identity
-    if segments[touch.before].identity == leaves_as:
-        return touch.closest
+def _swap_frame(touch: Touch, leaves_as: int, touches: list[Touch], segments: list[Segment]) -> int:
+    """Frame of ``touch`` where its track most likely took over the animal of identity ``leaves_as``: the closest
+    approach to the track that held that identity, during the longest time both touched (in a pile of several
+    animals the nearest neighbour is often another one); the closest approach to any track when that identity was
+    held by no touching track."""
     best, overlap = None, 0
     for other in touches:
         if other.track == touch.track or other.before is None or segments[other.before].identity != leaves_as:

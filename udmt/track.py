@@ -4,9 +4,9 @@ One :class:`Tracker` follows N animals through consecutive frames (forward or ba
 crop a search window around each animal's predicted position → feature net → correlation-filter response
 (where does this animal's learned appearance match best?) → match animals to foreground blobs on a cost
 matrix → refine each position on its blob (the centroid of a blob it owns alone, a k-means share of a blob it
-shares, weighted by each animal's size) → update each filter at the refined position, slowly while animals touch so a neighbour's appearance
-does not overwrite the model. A tracker left on another animal while some animal goes unclaimed is moved
-to it (``Tracker._reclaim``).
+shares, weighted by each animal's size) → update each filter at the refined position, slowly while animals touch
+so a neighbour's appearance does not overwrite the model. A tracker left on another animal while some animal
+goes unclaimed is moved to it (``Tracker._reclaim``).
 
 After each pass over a chunk, every touching episode of two animals is judged as a whole
 (``identity.correct_episodes``): the frame-by-frame split of a shared blob cannot tell two animals apart while
