@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--synth", default="mice", help="comma-separated udmt synth scenarios")
     parser.add_argument("--real", default="", help="comma-separated folders of ../shared/data/real")
     parser.add_argument("--frames", type=int, default=900)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic scenes (0: the reference set)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--work", type=Path, default=Path("runs/bench"))
     parser.add_argument("--json", type=Path)
@@ -54,7 +55,7 @@ def main() -> None:
     params = load_params(args.config)
     rows = []
     for scenario in filter(None, args.synth.split(",")):
-        scene = generate(scenario, args.work / f"synth-{scenario}", n_frames=args.frames, seed=0)
+        scene = generate(scenario, args.work / f"synth-{scenario}", n_frames=args.frames, seed=args.seed)
         meta = json.loads((scene / "meta.json").read_text())
         rows.append(measure(scenario, scene / "video.mp4", scene / "gt.csv", meta["n_animals"], args.work, args.workers,
                             params))

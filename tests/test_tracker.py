@@ -254,6 +254,24 @@ def test_a_surplus_tracker_and_an_unclaimed_animal_are_found() -> None:
     assert identity.surplus_and_orphan(np.array([rat, rat, second, third]), blobs, area, units, small) is None
 
 
+def test_a_tracker_on_a_fragment_beside_a_tracked_animal_is_misplaced() -> None:
+    """A fin cut off a fish's blob holds the second tracker of that fish while another fish has none: the tracker
+    on the fragment is the misplaced one (without the fish left alone, a fragment's tracker is not an error)."""
+    yy, xx = np.mgrid[0:120, 0:160]
+    diff = np.zeros((120, 160), np.float32)
+    for cx, cy in [(50.0, 60.0), (120.0, 60.0)]:
+        diff[(xx - cx) ** 2 + (yy - cy) ** 2 <= 36] = 150.0
+    diff[58:62, 60:64] = 150.0  # a 16 px² fin, apart from the first fish's 113 px² blob
+    blobs = find_blobs(diff, 10.0, min_area=4)
+    fish, fin, alone = (int(blobs.labels[y, x]) - 1 for x, y in [(50, 60), (61, 60), (120, 60)])
+    area, units = float(np.pi * 36), np.ones(2, int)
+    whole = blobs.areas >= 0.5 * area
+    assert whole.tolist().count(False) == 1 and not whole[fin]
+    found = identity.surplus_and_orphan(np.array([fish, fin]), blobs, area, units, whole)
+    assert found is not None and found[0].tolist() == [1] and found[1] == alone
+    assert identity.surplus_and_orphan(np.array([fish, alone]), blobs, area, units, whole) is None
+
+
 def test_a_tracker_stranded_on_another_animal_moves_to_the_unclaimed_one() -> None:
     """Two trackers start on mouse A, mouse B (out of one frame's reach) has none: after STRANDED_FRAMES frames
     the surplus tracker moves to B, flagged corrected, and both then stay where they are."""

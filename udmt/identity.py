@@ -92,19 +92,22 @@ def assign_to_blobs(
 
 def surplus_and_orphan(owner: np.ndarray, blobs: Blobs, animal_area: float, units: np.ndarray,
                        whole: np.ndarray) -> tuple[np.ndarray, int] | None:  # fmt: skip
-    """Two trackers on one animal while another animal is left alone: the animals assigned to the blob holding
-    more of them than its area can (``units`` counted), and the largest blob of a whole animal's size
-    (``whole``: per blob) that no animal claims; None when either is missing."""
+    """A tracker in the wrong place while an animal is left alone: the trackers of the blob holding more of them
+    than its area can (``units`` counted), else those alone on a fragment too small to be a whole animal (a fin
+    or tail cut off its own animal's blob, whose animal has a tracker already); and the largest blob of a whole
+    animal's size (``whole``: per blob) that no animal claims. None when either is missing."""
     claimed = owner[owner >= 0]
     unclaimed = np.setdiff1d(np.flatnonzero(whole), claimed)
     if len(unclaimed) == 0:
         return None
+    orphan = int(unclaimed[np.argmax(blobs.areas[unclaimed])])
     load = np.bincount(claimed, weights=units[owner >= 0], minlength=len(blobs))
     crowded = np.flatnonzero(load > blob_capacity(blobs.areas, animal_area))
-    if len(crowded) == 0:
-        return None
-    most = crowded[np.argmax(load[crowded] - blob_capacity(blobs.areas[crowded], animal_area))]
-    return np.flatnonzero(owner == most), int(unclaimed[np.argmax(blobs.areas[unclaimed])])
+    if len(crowded):
+        most = crowded[np.argmax(load[crowded] - blob_capacity(blobs.areas[crowded], animal_area))]
+        return np.flatnonzero(owner == most), orphan
+    on_fragment = np.flatnonzero((owner >= 0) & ~whole[np.maximum(owner, 0)])
+    return (on_fragment, orphan) if len(on_fragment) else None
 
 
 def local_centroid(x: np.ndarray, y: np.ndarray, weights: np.ndarray, near: np.ndarray, radius: float) -> np.ndarray:

@@ -138,14 +138,14 @@ class Tracker:
         return FrameResult(obs.index, new.copy(), confidence, flags, owner)
 
     def _reclaim(self, owner: np.ndarray, obs: Observation, psr: np.ndarray) -> np.ndarray:
-        """Two trackers on one animal and an animal nobody tracks, for ``STRANDED_FRAMES`` frames in a row: the
-        surplus tracker that matches its appearance worst (lowest PSR; never a large animal) moves to the
-        unclaimed animal, in ``owner``. Returns which animals moved (the identity stages judge the new segment)."""
+        """Two trackers on one animal (or one on a fragment of an animal) and an animal nobody tracks, for
+        ``STRANDED_FRAMES`` frames in a row: the misplaced tracker that matches its appearance worst (lowest PSR;
+        never a large animal) moves to the unclaimed animal, in ``owner``. Returns which animals moved (the identity stages judge the new segment)."""
         moved = np.zeros(len(owner), bool)
         found = identity.surplus_and_orphan(owner, obs.blobs, self.scene.animal_area, self.units,
                                             self.scene.is_animal(obs.blobs.areas))
-        sharing, orphan = found if found is not None else (np.zeros(0, int), -1)
-        candidates = [a for a in sharing if self.units[a] == 1]
+        misplaced, orphan = found if found is not None else (np.zeros(0, int), -1)
+        candidates = [a for a in misplaced if self.units[a] == 1]
         self.stranded = self.stranded + 1 if candidates else 0
         if self.stranded >= STRANDED_FRAMES:
             surplus = min(candidates, key=lambda a: psr[a])
