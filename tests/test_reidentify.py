@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from udmt import reidentify
 from udmt.store import FLAG_CORRECTED, FLAG_LOST, FLAG_MERGED, FLAG_REFINED
@@ -102,15 +103,27 @@ def test_without_evidence_the_tracker_labels_stand() -> None:
     assert all(s.identity == s.track for s in segments)
 
 
-def test_weak_evidence_does_not_override_the_tracker_but_strong_evidence_does() -> None:
+def _crops_favouring(swapped: np.ndarray, sure: float, total: int = 40) -> np.ndarray:
+    """(total, 2, 2) log-probabilities after a touch: frames where ``swapped`` favour the exchanged identities."""
+    truth = np.where(swapped[:, None], [[1, 0]], [[0, 1]])
+    return _evidence(truth, 2, sure=sure)
+
+
+@pytest.mark.parametrize(
+    ("swapped_share", "sure", "expected"),
+    [(0.6, 0.55, [0, 0, 1, 1]),  # weak and split: the tracker's labels stand
+     (1.0, 0.55, [0, 1, 1, 0]),  # soft but every crop agrees (two look-alike identities): the crops decide
+     (1.0, 0.99, [0, 1, 1, 0])],
+)
+def test_evidence_overrides_the_tracker_only_when_it_is_consistent(swapped_share: float, sure: float,
+                                                                   expected: list[int]) -> None:  # fmt: skip
     total = 80
     flags = _touch(total, 2, slice(38, 42), [0, 1])
     before = _evidence(np.tile([0, 1], (40, 1)), 2, sure=0.99)  # named for sure before the touch
-    for sure, expected in ((0.55, [0, 0, 1, 1]), (0.99, [0, 1, 1, 0])):
-        after = _evidence(np.tile([1, 0], (40, 1)), 2, sure=sure)  # looks swapped afterwards
-        segments, _ = reidentify.segments_of(flags, np.concatenate([before, after]), _still(total, 2))
-        reidentify.name_segments(segments, 2, total)
-        assert [s.identity for s in sorted(segments, key=lambda s: (s.track, s.first))] == expected
+    after = _crops_favouring(np.arange(40) < swapped_share * 40, sure)  # looks swapped afterwards
+    segments, _ = reidentify.segments_of(flags, np.concatenate([before, after]), _still(total, 2))
+    reidentify.name_segments(segments, 2, total)
+    assert [s.identity for s in sorted(segments, key=lambda s: (s.track, s.first))] == expected
 
 
 def test_segments_overlapping_in_time_never_share_an_identity() -> None:
