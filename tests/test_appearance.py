@@ -3,6 +3,7 @@ individuals of a real synthetic video from its global fragments."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,8 +21,8 @@ from udmt.video import VideoReader
 def _scene(factor: int, shape: tuple[int, int], background: np.ndarray | None = None) -> Scene:
     h, w = shape[0] // factor, shape[1] // factor
     floor = np.full((h, w), 200.0, np.float32) if background is None else background
-    return Scene(factor=factor, background=floor, polarity=-1, noise=2.0, threshold=20.0, animal_area=300.0,
-                 body_length=40.0, n_animals=1, animals_seen=1)
+    return Scene(factor=factor, background=floor, polarity=-1, noise=2.0, threshold=20.0,
+                 animal_area=300.0 / factor**2, body_length=40.0, n_animals=1, animals_seen=1)
 
 
 @pytest.mark.parametrize("degrees", [0.0, 30.0, 95.0, -60.0])
@@ -84,6 +85,50 @@ def test_an_animal_crop_blanks_the_neighbours_but_not_the_animal(factor: int) ->
     assert np.isclose(crop[near_centre], (200 - 60) / 64.0, atol=0.05).all()
     far = np.hypot(u[None, :], u[:, None]) >= 0.45 * side
     assert (plain[far] > 1.5).any() and not (crop[far] > 0.1).any()  # the neighbour's pixels are gone
+
+
+def test_an_animal_crop_keeps_a_fragment_beside_it() -> None:
+    """A fin cut off its fish (a blob of a tenth of an animal, 3 px behind the body) is part of the fish's crop;
+    a whole neighbour is blanked."""
+    yy, xx = np.mgrid[0:120, 0:160]
+    frame = np.full((120, 160), 200, np.uint8)
+    me = ((xx - 60) / 16.0) ** 2 + ((yy - 60) / 6.0) ** 2 <= 1
+    fin = (np.abs(xx - 40) <= 2) & (np.abs(yy - 60) <= 2)
+    neighbour = ((xx - 88) / 16.0) ** 2 + ((yy - 76) / 6.0) ** 2 <= 1
+    frame[me | fin | neighbour] = 60
+    scene = _scene(1, frame.shape)
+    diff = scene.difference(frame.astype(np.float32))
+    obs = Observation(0, frame, diff, find_blobs(diff, 20.0, 10.0, opening=0))
+    assert len(obs.blobs) == 3
+    mine = int(obs.blobs.labels[60, 60]) - 1
+    crop = appearance.animal_crops(frame, scene, obs, np.array([mine]))[0].numpy()
+    plain = appearance.aligned_crops(frame, scene, scene.to_original(obs.blobs.centroids[[mine]]),
+                                     appearance.body_axes(obs.blobs, diff, np.array([mine])))[0].numpy()
+    side = appearance.CROP_BODY_LENGTHS * scene.body_length
+    u = (np.arange(appearance.CROP) + 0.5) / appearance.CROP * side - side / 2
+    uu, vv = np.abs(u[None, :]), np.abs(u[:, None])  # the body axis may point either way
+    fin_px = (np.abs(uu - 20.0) <= 1.0) & (vv <= 1.0) & (plain > 1.5)  # on the side the fin is
+    neighbour_px = (np.hypot((uu - 28.0) / 12.0, (vv - 16.0) / 3.0) <= 1) & (plain > 1.5)
+    assert fin_px.sum() >= 4 and neighbour_px.sum() >= 10  # both in view of the plain crop
+    np.testing.assert_array_equal(crop[fin_px], plain[fin_px])  # the fin stays
+    assert not (crop[neighbour_px] > 0.1).any()  # the neighbour goes
+
+
+def test_a_fragment_does_not_break_a_global_fragment() -> None:
+    """Two fish and a fin cut off one of them: still one blob per animal (the fin does not count); a pile of the
+    two does not qualify."""
+    yy, xx = np.mgrid[0:120, 0:160]
+    diff = np.zeros((120, 160), np.float32)
+    for cx in (50, 110):
+        diff[((xx - cx) / 16.0) ** 2 + ((yy - 60) / 6.0) ** 2 <= 1] = 100.0
+    diff[58:63, 26:30] = 100.0  # the fin
+    scene = dataclasses.replace(_scene(1, diff.shape), n_animals=2)
+    blobs = find_blobs(diff, 20.0, 10.0, opening=0)
+    found = appearance.one_blob_per_animal(blobs, scene)
+    assert len(blobs) == 3 and found is not None
+    assert sorted(np.round(blobs.centroids[found, 0]).tolist()) == [50.0, 110.0]
+    diff[55:66, 60:100] = 100.0  # bridged into one pile
+    assert appearance.one_blob_per_animal(find_blobs(diff, 20.0, 10.0, opening=0), scene) is None
 
 
 def test_the_individuals_of_a_video_are_learned_from_its_global_fragments(

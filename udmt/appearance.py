@@ -83,9 +83,14 @@ def body_axes(blobs: Blobs, diff: np.ndarray, which: np.ndarray) -> np.ndarray:
 
 def animal_crops(frame: np.ndarray, scene: Scene, obs: Observation, which: np.ndarray) -> torch.Tensor:
     """(n, CROP, CROP) aligned crops of the animals alone in blobs ``which`` of ``obs``: centred on each blob,
-    x along its body axis, every other blob blanked — a neighbour in the corner of the crop is not the animal."""
+    x along its body axis, every other animal's blob blanked — a neighbour in the corner of the crop is not the
+    animal. Fragments smaller than half an animal stay: mostly a piece of the animal beside them (a fin)."""
     centres = scene.to_original(obs.blobs.centroids[which])
-    return aligned_crops(frame, scene, centres, body_axes(obs.blobs, obs.diff, which), (obs.blobs.labels, which))
+    whole = np.flatnonzero(scene.is_animal(obs.blobs.areas))
+    relabel = np.zeros(len(obs.blobs) + 1, np.int32)
+    relabel[whole + 1] = whole + 1
+    labels = relabel[obs.blobs.labels]
+    return aligned_crops(frame, scene, centres, body_axes(obs.blobs, obs.diff, which), (labels, which))
 
 
 def aligned_crops(frame: np.ndarray, scene: Scene, centres: np.ndarray, angles: np.ndarray,
@@ -132,13 +137,16 @@ def aligned_crops(frame: np.ndarray, scene: Scene, centres: np.ndarray, angles: 
     return torch.where(others & ~mine, 0.0, crops)
 
 
-def one_animal_per_blob(blobs: Blobs, scene: Scene) -> bool:
-    """Whether each blob surely holds one animal: as many blobs as animals, none smaller than half an animal.
+def one_blob_per_animal(blobs: Blobs, scene: Scene) -> np.ndarray | None:
+    """Indices of the N blobs when each surely holds one animal, else None: exactly N blobs of at least half an
+    animal. Smaller blobs are fragments (a translucent fin cut off its fish at the thin peduncle, noise) and do not
+    count.
 
     Counting rather than sizing each blob admits animals of different sizes (a rat among mice); a pile and a
-    stray fragment together could fool it, but not for a whole global fragment of unambiguous motion.
+    stray animal-sized blob together could fool it, but not for a whole global fragment of unambiguous motion.
     """
-    return len(blobs) == scene.n_animals and bool(scene.is_animal(blobs.areas).all())
+    whole = np.flatnonzero(scene.is_animal(blobs.areas))
+    return whole if len(whole) == scene.n_animals else None
 
 
 # -- global fragments -------------------------------------------------------------------------------------
@@ -163,7 +171,6 @@ def find_global_fragments(
     reader: VideoReader, scene: Scene, params: Params, windows: int = 24, progress: Progress = SILENT
 ) -> list[Fragment]:
     """Global fragments in ``windows`` stretches of WINDOW_FRAMES frames spread through the video."""
-    n = scene.n_animals
     fragments: list[Fragment] = []
     starts = window_starts(reader.n_frames, windows)
     progress.start("finding identity examples", len(starts))
@@ -172,12 +179,12 @@ def find_global_fragments(
         run_first, previous = start, None
         for index, frame in reader.frames(start, min(start + WINDOW_FRAMES, reader.n_frames)):
             obs = observe(index, frame, scene, params)
-            if not one_animal_per_blob(obs.blobs, scene):
+            single = one_blob_per_animal(obs.blobs, scene)
+            if single is None:
                 _close(run, run_first, fragments)
                 run, previous = [], None
                 continue
-            single = np.arange(n)
-            centres = obs.blobs.centroids
+            centres = obs.blobs.centroids[single]
             if previous is not None:
                 order = _unambiguous_link(previous, centres)
                 if order is None:  # a new fragment starts here
