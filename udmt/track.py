@@ -140,7 +140,8 @@ class Tracker:
     def _reclaim(self, owner: np.ndarray, obs: Observation, psr: np.ndarray) -> np.ndarray:
         """Two trackers on one animal (or one on a fragment of an animal) and an animal nobody tracks, for
         ``STRANDED_FRAMES`` frames in a row: the misplaced tracker that matches its appearance worst (lowest PSR;
-        never a large animal) moves to the unclaimed animal, in ``owner``. Returns which animals moved (the identity stages judge the new segment)."""
+        never a large animal) moves to the unclaimed animal, in ``owner``. Returns which animals moved (the
+        identity stages judge the new segment)."""
         moved = np.zeros(len(owner), bool)
         found = identity.surplus_and_orphan(owner, obs.blobs, self.scene.animal_area, self.units,
                                             self.scene.is_animal(obs.blobs.areas))
