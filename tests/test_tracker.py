@@ -11,7 +11,8 @@ from scipy import ndimage
 
 from udmt import identity
 from udmt.initialise import place_animals
-from udmt.scene import Observation, Scene, binary_opening, find_blobs, quartiles
+from udmt.params import Params
+from udmt.scene import Observation, Scene, _single_animal_stats, binary_opening, find_blobs, quartiles
 from udmt.filters import peak_and_psr
 from udmt.track import STRANDED_FRAMES, ChunkTracks, Tracker, _sizes
 from udmt.identity import UNASSIGNED, Episode
@@ -55,6 +56,29 @@ def test_merge_episodes_fuse_overlapping_groups_and_drop_open_ones() -> None:
     blob[5, 0] = UNASSIGNED  # a lost frame does not end the episode of the others
     blob[10:, [2, 3]] = 9  # still touching at the end: no exit, no episode
     assert identity.merge_episodes(blob) == [Episode((0, 1, 2), 2, 6)]
+
+
+def test_a_parting_within_the_grace_does_not_end_an_episode() -> None:
+    blob = np.tile(np.arange(3), (13, 1)).astype(np.int32)
+    blob[2:4, [0, 1]] = 7
+    blob[5:7, [0, 1]] = 7  # apart at frame 4 only
+    blob[9, [1, 2]] = 8  # apart for two frames, then with another animal
+    assert identity.merge_episodes(blob) == [Episode((0, 1), 2, 3), Episode((0, 1), 5, 6), Episode((1, 2), 9, 9)]
+    assert identity.merge_episodes(blob, grace=1) == [Episode((0, 1), 2, 6), Episode((1, 2), 9, 9)]
+    assert identity.merge_episodes(blob, grace=2) == [Episode((0, 1, 2), 2, 9)]
+
+
+@pytest.mark.parametrize("parted", [17, 19, 21])
+def test_a_swap_after_a_one_frame_parting_is_judged_across_the_whole_touch(parted: int) -> None:
+    """The blob of two touching animals splits for one frame (a flicker of the foreground) and the trackers
+    exchange animals just after it: judged as two episodes, the first one's exit motion would hold the exchange
+    itself; judged as one, the animals' motion before and after the whole touch undoes it."""
+    truth = _burst_past_a_resting_animal()
+    tracked = _swap_from(truth, parted + 1)
+    blob = _blobs(2, (0, 1))
+    blob[parted] = [0, 1]
+    assert identity.correct_episodes(tracked, blob, np.zeros((T, 2), np.uint8), FLAG_CORRECTED) == 1
+    np.testing.assert_allclose(tracked[25:], truth[25:])
 
 
 def test_bridge_cost_is_zero_for_steady_motion_and_grows_with_a_turn() -> None:
@@ -304,3 +328,29 @@ def test_a_tracker_stranded_on_another_animal_moves_to_the_unclaimed_one() -> No
 def test_background_quartiles_are_numpys_percentiles(frames: int) -> None:
     samples = np.random.default_rng(frames).integers(0, 256, (frames, 37, 53)).astype(np.float32)
     np.testing.assert_allclose(quartiles(samples), np.percentile(samples, [25, 50, 75], axis=0), rtol=0, atol=1e-4)
+
+
+def _crowded_frame(rng: np.random.Generator, length: float, width: float) -> np.ndarray:
+    """Foreground evidence of ten ellipses: three apart, the others in piles of three and four, and specks of
+    noise."""
+    diff = np.zeros((400, 400), np.float32)
+    yy, xx = np.mgrid[:400, :400]
+    centres = [(60.0, 60.0), (200.0, 60.0), (340.0, 60.0)]
+    for cx, cy, count in ((100.0, 250.0, 3), (280.0, 250.0, 4)):
+        centres += [(cx + rng.uniform(-0.3, 0.3) * length, cy + rng.uniform(-0.3, 0.3) * length) for _ in range(count)]
+    for cx, cy in centres:
+        angle = rng.uniform(0, np.pi)
+        u = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
+        v = -(xx - cx) * np.sin(angle) + (yy - cy) * np.cos(angle)
+        diff[(u / (length / 2)) ** 2 + (v / (width / 2)) ** 2 <= 1] = 50.0
+    for x, y in rng.integers(0, 398, (8, 2)):
+        diff[y : y + 2, x : x + 2] = 50.0
+    return diff
+
+
+def test_one_animals_size_is_found_when_the_animals_are_never_all_apart() -> None:
+    rng = np.random.default_rng(0)
+    per_frame = [find_blobs(_crowded_frame(rng, 40.0, 18.0), 10.0, min_area=4) for _ in range(8)]
+    area, length = _single_animal_stats(per_frame, 10, Params())
+    assert area == pytest.approx(np.pi / 4 * 40 * 18, rel=0.1)
+    assert length == pytest.approx(40.0, rel=0.1)

@@ -132,28 +132,29 @@ class Episode:
     last: int
 
 
-def merge_episodes(blob: np.ndarray) -> list[Episode]:
+def merge_episodes(blob: np.ndarray, grace: int = 0) -> list[Episode]:
     """Maximal touching episodes from per-frame blob ownership ``blob`` (T, N) (UNASSIGNED when lost).
 
-    Animals sharing a blob in a frame join one episode; episodes that share an animal fuse; an episode ends at
-    the first frame where none of its animals shares a blob any more.
+    Animals sharing a blob in a frame join one episode; episodes that share an animal fuse; an episode ends once
+    none of its animals has shared a blob for more than ``grace`` frames (a parting that short is a flicker of
+    the foreground, and the frames around it are still split positions, not each animal's own motion).
     """
     episodes: list[Episode] = []
-    active: list[tuple[set[int], int]] = []  # (animals, first frame)
+    active: list[tuple[set[int], int, int]] = []  # (animals, first frame, last frame shared)
     for t, owner in enumerate(blob):
         groups = [set(np.flatnonzero(owner == b).tolist()) for b in np.unique(owner[owner >= 0])]
         groups = [g for g in groups if len(g) > 1]
-        still: list[tuple[set[int], int]] = []
-        for animals, first in active:
-            if any(animals & g for g in groups):
-                still.append((animals, first))
+        still: list[tuple[set[int], int, int]] = []
+        for animals, first, last in active:
+            if any(animals & g for g in groups) or t - last <= grace:
+                still.append((animals, first, last))
             else:
-                episodes.append(Episode(tuple(sorted(animals)), first, t - 1))
+                episodes.append(Episode(tuple(sorted(animals)), first, last))
         for g in groups:
             joined = [e for e in still if e[0] & g]
             still = [e for e in still if not e[0] & g]
             animals = set(g).union(*(e[0] for e in joined))
-            still.append((animals, min([t] + [e[1] for e in joined])))
+            still.append((animals, min([t] + [e[1] for e in joined]), t))
         active = still
     return episodes  # episodes still open at the end of the chunk have no exit to judge them by
 
@@ -208,7 +209,7 @@ def correct_episodes(
     total, n = blob.shape
     column = np.arange(n)  # where each tracker's data lives after the exchanges made so far
     corrections = 0
-    for ep in merge_episodes(blob):
+    for ep in merge_episodes(blob, grace=window):
         if len(ep.animals) > max_animals:
             continue
         animals = column[list(ep.animals)]

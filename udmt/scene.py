@@ -234,8 +234,8 @@ def _single_animal_stats(per_frame: list[Blobs], n_animals: int, params: Params)
         big = np.flatnonzero(blobs.areas >= params.blob_min_fraction * rough)
         if len(big) == n_animals:
             singles.extend((blobs, int(i)) for i in big)
-    if not singles:  # nobody is ever apart: fall back on the largest N components
-        singles = [(b, int(i)) for b in per_frame for i in np.argsort(b.areas)[::-1][:n_animals]]
+    if not singles:
+        singles = _blobs_of_one_share(per_frame, n_animals)
     areas = np.array([blobs.areas[i] for blobs, i in singles])
     lengths = []
     for blobs, i in singles:
@@ -244,6 +244,18 @@ def _single_animal_stats(per_frame: list[Blobs], n_animals: int, params: Params)
             cov = np.cov(np.stack([x, y]).astype(np.float64))
             lengths.append(4.0 * np.sqrt(max(np.linalg.eigvalsh(cov)[-1], 0.25)))
     return float(np.median(areas)), float(np.median(lengths)) if lengths else float(np.sqrt(np.median(areas)))
+
+
+def _blobs_of_one_share(per_frame: list[Blobs], n_animals: int) -> list[tuple[Blobs, int]]:
+    """Single animals where the N animals are never all apart (ten mice in a small arena): the blobs of about one
+    animal's share of a frame's foreground (within a factor 1.6), else each frame's blob nearest that share.
+
+    Taking each frame's N largest blobs instead mixes specks of noise in with the animals whenever piles leave
+    fewer than N blobs (measured: a 52 px mouse taken for an 11 px one, every track lost)."""
+    share = float(np.median([b.areas.sum() for b in per_frame])) / n_animals
+    ratio = [np.abs(np.log(np.maximum(b.areas, 1) / share)) for b in per_frame]
+    near = [(b, int(i)) for b, r in zip(per_frame, ratio) for i in np.flatnonzero(r < np.log(1.6))]
+    return near or [(b, int(np.argmin(r))) for b, r in zip(per_frame, ratio) if len(b)]
 
 
 def quartiles(samples: np.ndarray) -> np.ndarray:
