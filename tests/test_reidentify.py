@@ -146,6 +146,25 @@ def test_segments_overlapping_in_time_never_share_an_identity() -> None:
     assert ((new_flags == FLAG_LOST) == ~claimed).all()
 
 
+def test_a_segment_with_no_identity_free_throughout_loses_the_fewest_frames() -> None:
+    """Track 0 is named identity 0 before its gap (frames 68–71) and identity 1 after it, for sure; track 1, never
+    seen by the classifier, runs through. Neither identity is free for all of it: identity 1, taken for 28 of its
+    frames, keeps more of it than identity 0, taken for 68."""
+    total = 100
+    flags = np.full((total, 2), FLAG_REFINED, np.uint8)
+    flags[68:72, 0] = FLAG_LOST
+    truth = np.zeros((total, 2), int)
+    truth[72:, 0] = 1
+    evidence = _evidence(truth, 2, sure=0.99)
+    evidence[:, 1] = np.nan
+    segments, touches = reidentify.segments_of(flags, evidence, _still(total, 2))
+    reidentify.name_segments(segments, 2, total)
+    assert [(s.track, s.identity) for s in segments] == [(0, 0), (0, 1), (1, 1)]
+    tracks = np.tile(np.arange(2), (total, 1))
+    out, _, _ = reidentify.relabel(segments, touches, {"track": (tracks, -1)}, flags, 0)
+    assert int((out["track"] == 1).sum()) == 72
+
+
 def test_short_gaps_are_interpolated_and_flagged_long_ones_stay_unknown() -> None:
     position = np.zeros((30, 1, 2), np.float32)
     position[:, 0, 0] = np.arange(30)

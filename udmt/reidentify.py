@@ -107,7 +107,7 @@ def name_segments(segments: list[Segment], n_identities: int, total: int) -> Non
 
     First the segments the evidence names for sure (most certain first); then the others in time order, each
     keeping its track's previous identity (the motion model's answer) when that is free, else the likeliest
-    free one.
+    free one, else (no identity free for its whole span) the one that loses the fewest of its frames.
     """
     used = np.zeros((n_identities, total), bool)  # identity k is taken at frame t
 
@@ -131,8 +131,10 @@ def name_segments(segments: list[Segment], n_identities: int, total: int) -> Non
             take(s, before)
         elif allowed.any():
             take(s, _runner_up_gap(s.score, allowed)[0])
-        else:  # every identity is taken somewhere in its span: keep the likeliest, the writer resolves clashes
-            take(s, int(np.argmax(s.score)))
+        else:  # every identity is taken somewhere in its span: the one taken for the fewest of its frames (the
+            # likeliest among those), as the writer leaves the segment's frames where it is taken unclaimed
+            taken = used[:, s.first : s.stop].sum(axis=1)
+            take(s, int(np.lexsort((-s.score, taken))[0]))
 
 
 def _certainty(s: Segment) -> float:
