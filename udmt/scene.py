@@ -253,7 +253,7 @@ def _blobs_of_one_share(per_frame: list[Blobs], n_animals: int) -> list[tuple[Bl
     Taking each frame's N largest blobs instead mixes specks of noise in with the animals whenever piles leave
     fewer than N blobs (measured: a 52 px mouse taken for an 11 px one, IDF1 0.21)."""
     share = max(float(np.median([b.areas.sum() for b in per_frame])) / n_animals, 1.0)
-    ratio = [np.abs(np.log(np.maximum(b.areas, 1) / share)) for b in per_frame]
+    ratio = [np.abs(np.log(b.areas / share)) for b in per_frame]  # areas: at least find_blobs' min_area
     near = [(b, int(i)) for b, r in zip(per_frame, ratio) for i in np.flatnonzero(r < np.log(1.6))]
     return near or [(b, int(np.argmin(r))) for b, r in zip(per_frame, ratio) if len(b)]
 
