@@ -47,6 +47,26 @@ def test_tracks_are_cut_into_clear_segments_and_touches() -> None:
         assert after.previous == t.before
 
 
+def test_a_track_the_tracker_moved_to_another_animal_is_cut_there() -> None:
+    """The tracker moved tracks 1 and 2 onto each other's animal at frame 20, both alone in their blobs before
+    and after (flagged corrected there): each part is named by its own evidence, so every identity follows its
+    animal; one segment per track would have given one identity to two animals' frames."""
+    total = 40
+    flags = np.full((total, 3), FLAG_REFINED, np.uint8)
+    flags[20, 1:] |= FLAG_CORRECTED
+    truth = np.tile(np.arange(3), (total, 1))
+    truth[20:, 1:] = [2, 1]
+    position = _still(total, 3)
+    position[20:, 1:] = position[20:, 1:][:, ::-1]
+    segments, touches = reidentify.segments_of(flags, _evidence(truth, 3), position)
+    assert sorted((s.track, s.first, s.stop) for s in segments if s.track) == [(1, 0, 20), (1, 21, 40), (2, 0, 20),
+                                                                               (2, 21, 40)]
+    reidentify.name_segments(segments, 3, total)
+    out, _, changes = reidentify.relabel(segments, touches, {"position": (position, np.nan)}, flags, FLAG_CORRECTED)
+    assert changes == 2
+    np.testing.assert_array_equal(out["position"], _still(total, 3))
+
+
 def test_a_swap_during_a_touch_is_undone_by_the_evidence() -> None:
     total = 60
     flags = _touch(total, 2, slice(25, 35), [0, 1])

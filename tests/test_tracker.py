@@ -324,6 +324,47 @@ def test_a_tracker_stranded_on_another_animal_moves_to_the_unclaimed_one() -> No
         assert (r.flags == FLAG_REFINED).all()
 
 
+def test_a_large_animals_tracker_on_a_small_animal_is_found() -> None:
+    diff, centres = _rat_and_mice()
+    blobs = find_blobs(diff, 10.0, min_area=4)
+    rat, first, second, third = (int(blobs.labels[int(y), int(x)]) - 1 for x, y in centres)
+    area, units = float(np.pi * 36), np.array([3, 1, 1, 1])
+    # The rat's tracker ended on the first mouse, the first mouse's tracker on the rat (or nowhere).
+    swapped = np.array([first, rat, second, third])
+    assert identity.large_on_small(swapped, blobs, area, units) == (0, rat)
+    assert identity.large_on_small(np.array([first, -1, second, third]), blobs, area, units) == (0, rat)
+    assert identity.large_on_small(np.array([rat, first, second, third]), blobs, area, units) is None
+    assert identity.large_on_small(swapped, blobs, area, np.array([2, 1, 1, 1])) == (0, rat)
+    # No blob can hold an animal of four mice: nothing to repair.
+    assert identity.large_on_small(swapped, blobs, area, np.array([4, 1, 1, 1])) is None
+
+
+def test_a_large_animals_tracker_and_a_small_ones_exchange_their_animals() -> None:
+    """The rat's tracker starts on a mouse and that mouse's tracker on the rat: after STRANDED_FRAMES frames the
+    two exchange animals, flagged corrected, and stay there."""
+    import torch
+
+    from udmt.model import FeatureNet
+
+    diff, centres = _rat_and_mice()
+    blobs = find_blobs(diff, 10.0, min_area=4)
+    obs = Observation(0, (200 - diff).astype(np.uint8), diff, blobs)
+    torch.manual_seed(0)
+    rat, mouse, *others = centres
+    tracker = Tracker(_mouse_scene(diff, 4), FeatureNet().eval(), Params(), np.array([mouse, rat, *others]))
+    tracker.start(obs)
+    tracker.units = np.array([3, 1, 1, 1])
+    results = [tracker.step(obs) for _ in range(STRANDED_FRAMES + 2)]
+    for r in results[: STRANDED_FRAMES - 1]:
+        assert not (r.flags & FLAG_CORRECTED).any()
+    exchanged = results[STRANDED_FRAMES - 1]
+    np.testing.assert_allclose(exchanged.position[:2], [rat, mouse], atol=0.5)
+    assert (exchanged.flags[:2] & FLAG_CORRECTED).all() and not (exchanged.flags[2:] & FLAG_CORRECTED).any()
+    for r in results[STRANDED_FRAMES:]:
+        np.testing.assert_allclose(r.position, exchanged.position, atol=0.5)
+        assert not (r.flags & FLAG_CORRECTED).any()
+
+
 @pytest.mark.parametrize("frames", [1, 2, 7, 32])
 def test_background_quartiles_are_numpys_percentiles(frames: int) -> None:
     samples = np.random.default_rng(frames).integers(0, 256, (frames, 37, 53)).astype(np.float32)

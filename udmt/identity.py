@@ -110,6 +110,23 @@ def surplus_and_orphan(owner: np.ndarray, blobs: Blobs, animal_area: float, unit
     return (on_fragment, orphan) if len(on_fragment) else None
 
 
+def large_on_small(owner: np.ndarray, blobs: Blobs, animal_area: float, units: np.ndarray) -> tuple[int, int] | None:
+    """A large animal's tracker (a rat among mice) on a blob at most half its size, while a blob that can hold
+    it is tracked by small animals' trackers only (or by none): that tracker and the largest such blob, else
+    None. After a pile of a rat and mice parts, the split can leave the rat's tracker on a mouse and mice's
+    trackers on the rat; no cost of distance notices, as each tracker sits on some animal."""
+    capacity = blob_capacity(blobs.areas, animal_area)
+    large = np.flatnonzero((units > 1) & (owner >= 0))
+    misplaced = large[capacity[owner[large]] * 2 <= units[large]]
+    if len(misplaced) == 0:
+        return None
+    a = int(misplaced[np.argmax(units[misplaced])])
+    holds_large = np.zeros(len(blobs), bool)
+    holds_large[owner[large]] = True
+    fitting = np.flatnonzero((capacity >= units[a]) & ~holds_large)
+    return (a, int(fitting[np.argmax(blobs.areas[fitting])])) if len(fitting) else None
+
+
 def local_centroid(x: np.ndarray, y: np.ndarray, weights: np.ndarray, near: np.ndarray, radius: float) -> np.ndarray:
     """Weighted centroid of the blob pixels within ``radius`` of ``near`` (the blob centroid if none are)."""
     d2 = (x - near[0]) ** 2 + (y - near[1]) ** 2

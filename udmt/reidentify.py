@@ -1,12 +1,13 @@
 """Identities from looks: relabel a chunk's tracks so that each animal keeps its learned identity.
 
-The tracker's labels can only be wrong after animals touched or were lost, so each track is cut there into
-*segments*; within a segment the label cannot have changed. Each segment collects the identity classifier's
-evidence (``udmt.appearance``) from its frames where the animal was alone in its blob. Segments are then named
-greedily, most certain first, never giving one identity to two segments that overlap in time (the scheme of
-idtracker.ai's fragment assignment); segments the evidence cannot decide keep the identity their track had
-before the touch, as the tracker's motion model said. The frames of each touch itself switch from the identity
-before it to the one after it where that fits best (:func:`relabel`).
+The tracker's labels can only be wrong after animals touched or were lost, or where the tracker moved a track
+to another animal (``FLAG_CORRECTED``), so each track is cut there into *segments*; within a segment the label
+cannot have changed. Each segment collects the identity classifier's evidence (``udmt.appearance``) from its
+frames where the animal was alone in its blob. Segments are then named greedily, most certain first, never giving
+one identity to two segments that overlap in time (the scheme of idtracker.ai's fragment assignment); segments the
+evidence cannot decide keep the identity their track had before the touch, as the tracker's motion model said. The
+frames of each touch itself switch from the identity before it to the one after it where that fits best
+(:func:`relabel`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from udmt.store import FLAG_INTERPOLATED, FLAG_LOST, FLAG_MERGED
+from udmt.store import FLAG_CORRECTED, FLAG_INTERPOLATED, FLAG_LOST, FLAG_MERGED
 
-AMBIGUOUS = FLAG_MERGED | FLAG_LOST
+AMBIGUOUS = FLAG_MERGED | FLAG_LOST | FLAG_CORRECTED  # touching, lost, or just moved by the tracker
 LOG_FLOOR = -8.0  # one odd crop can cost a segment at most this much log-likelihood
 CERTAIN = 4.0  # log-likelihood ratio over the runner-up at which a segment is named on its own evidence
 EFFECTIVE_FRAMES = 8  # neighbouring crops are alike: a segment's evidence counts as at most this many crops
@@ -37,9 +38,9 @@ class Segment:
 
 @dataclass(frozen=True)
 class Touch:
-    """An ambiguous run of one track (touching others, or lost) between its segments ``before`` and ``after``
-    (None at an end of the chunk); ``gaps`` (stop - first, N) is its distance to each track in each frame (inf to
-    itself and where unknown)."""
+    """An ambiguous run of one track (touching others, lost, or moved by the tracker) between its segments
+    ``before`` and ``after`` (None at an end of the chunk); ``gaps`` (stop - first, N) is its distance to each track
+    in each frame (inf to itself and where unknown)."""
 
     track: int
     first: int

@@ -6,7 +6,8 @@ crop a search window around each animal's predicted position → feature net →
 matrix → refine each position on its blob (the centroid of a blob it owns alone, a k-means share of a blob it
 shares, weighted by each animal's size) → update each filter at the refined position, slowly while animals touch
 so a neighbour's appearance does not overwrite the model. A tracker left on another animal while some animal
-goes unclaimed is moved to it (``Tracker._reclaim``).
+goes unclaimed is moved to it, and a large animal's tracker left on a small animal exchanges places with a small
+animal's tracker on the large one (``Tracker._reclaim``).
 
 After each pass over a chunk, every touching episode of two animals is judged as a whole
 (``identity.correct_episodes``): the frame-by-frame split of a shared blob cannot tell two animals apart while
@@ -138,21 +139,32 @@ class Tracker:
         return FrameResult(obs.index, new.copy(), confidence, flags, owner)
 
     def _reclaim(self, owner: np.ndarray, obs: Observation, psr: np.ndarray) -> np.ndarray:
-        """Two trackers on one animal (or one on a fragment of an animal) and an animal nobody tracks, for
-        ``STRANDED_FRAMES`` frames in a row: the misplaced tracker that matches its appearance worst (lowest PSR;
-        never a large animal) moves to the unclaimed animal, in ``owner``. Returns which animals moved (the
-        identity stages judge the new segment)."""
+        """Repair a tracker in the wrong place, in ``owner``, once the error has held ``STRANDED_FRAMES`` frames
+        in a row: a large animal's tracker on a small animal moves to the blob that can hold it, in exchange
+        for the small tracker there that matches its appearance worst (lowest PSR); else, with two trackers on
+        one animal (or one on a fragment of an animal) and an animal nobody tracks, the misplaced tracker with
+        the lowest PSR (never a large animal's) moves to that animal. Returns which animals moved (the identity
+        stages judge the new segments)."""
         moved = np.zeros(len(owner), bool)
-        found = identity.surplus_and_orphan(owner, obs.blobs, self.scene.animal_area, self.units,
-                                            self.scene.is_animal(obs.blobs.areas))
+        area = self.scene.animal_area
+        large = identity.large_on_small(owner, obs.blobs, area, self.units)
+        found = identity.surplus_and_orphan(owner, obs.blobs, area, self.units, self.scene.is_animal(obs.blobs.areas))
         misplaced, orphan = found if found is not None else (np.zeros(0, int), -1)
         candidates = [a for a in misplaced if self.units[a] == 1]
-        self.stranded = self.stranded + 1 if candidates else 0
-        if self.stranded >= STRANDED_FRAMES:
+        self.stranded = self.stranded + 1 if candidates or large is not None else 0
+        if self.stranded < STRANDED_FRAMES:
+            return moved
+        self.stranded = 0
+        if large is not None:
+            animal, fitting = large
+            small = np.flatnonzero((owner == fitting) & (self.units == 1))
+            if len(small):
+                exchanged = small[np.argmin(psr[small])]
+                owner[exchanged], moved[exchanged] = owner[animal], True
+            owner[animal], moved[animal] = fitting, True
+        else:
             surplus = min(candidates, key=lambda a: psr[a])
-            owner[surplus] = orphan
-            moved[surplus] = True
-            self.stranded = 0
+            owner[surplus], moved[surplus] = orphan, True
         return moved
 
     def _filter_rate(self, flags: np.ndarray) -> np.ndarray:
