@@ -402,3 +402,17 @@ def test_store_round_trips_any_values_in_any_layout(n_frames: int, n: int, chunk
         assert np.array_equal(tracks.confidence.view(np.uint32), confidence.view(np.uint32))
         assert np.array_equal(tracks.flags, flags) and tracks.individuals == names
         assert np.array_equal(tracks.attrs["score"], specials[0], equal_nan=True)
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ({}, "10000"),
+    ({"GOMP_SPINCOUNT": "300000"}, "300000"),
+    ({"OMP_WAIT_POLICY": "PASSIVE"}, None),
+])
+def test_torchs_threads_spin_briefly_unless_the_user_says_otherwise(given: dict, expected: str | None) -> None:
+    """Importing udmt shortens how long OpenMP threads spin before they sleep (a process sharing the cores is
+    otherwise slowed several-fold: benchmarks/shared_cores.sh), and leaves a user's own setting alone."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")} | given
+    code = "import os, udmt; print(os.environ.get('GOMP_SPINCOUNT'))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(expected)
