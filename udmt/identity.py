@@ -115,8 +115,10 @@ def large_on_small(owner: np.ndarray, blobs: Blobs, animal_area: float, units: n
     it is tracked by small animals' trackers only (or by none): that tracker and the largest such blob, else
     None. After a pile of a rat and mice parts, the split can leave the rat's tracker on a mouse and mice's
     trackers on the rat; no cost of distance notices, as each tracker sits on some animal."""
-    capacity = blob_capacity(blobs.areas, animal_area)
     large = np.flatnonzero((units > 1) & (owner >= 0))
+    if len(large) == 0:  # the common case, every frame: no large animal at all
+        return None
+    capacity = blob_capacity(blobs.areas, animal_area)
     misplaced = large[capacity[owner[large]] * 2 <= units[large]]
     if len(misplaced) == 0:
         return None
