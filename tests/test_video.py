@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from udmt.errors import InputError, InputWarning
+from udmt.errors import InputError, InputWarning, UsageError
 from udmt.video import VideoReader, VideoWriter, content_hash, rgb_to_luma
 
 H, W, N = 72, 96, 48
@@ -60,6 +60,40 @@ def test_random_seeks_equal_sequential_decode(bframe_video: Path) -> None:
         assert [i for i, _ in reader.frames(17, 23)] == list(range(17, 23))
         for i, frame in reader.frames(17, 23):
             np.testing.assert_array_equal(frame, sequential[i])
+
+
+@pytest.fixture(scope="module")
+def short_gop_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """H.264 with B-frames and a keyframe every 12 frames, so that reading a set of frames can seek or decode on."""
+    path = tmp_path_factory.mktemp("video") / "gop12.mp4"
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {"x264-params": "keyint=12:min-keyint=12:scenecut=0:bframes=2"}
+        for t in range(N):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(_pattern(t), format="gray").reformat(format="yuv420p")))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("indices", [
+    [0, 1, 2, 5, 9],  # near each other: decoded on
+    [3, 30, 31, 47],  # across keyframes: seeks
+    [40, 2, 2, 13, 26, 14],  # any order, repeats: ascending, once each
+    list(range(N)),
+])  # fmt: skip
+def test_frames_at_equals_sequential_decode(short_gop_video: Path, indices: list[int]) -> None:
+    with av.open(str(short_gop_video)) as container:
+        keyframes = sum(p.is_keyframe for p in container.demux(video=0) if p.size)
+    assert keyframes == N // 12
+    with VideoReader(short_gop_video) as reader:
+        sequential = [frame for _, frame in reader.frames()]
+        got = list(reader.frames_at(indices))
+        assert [i for i, _ in got] == sorted(set(indices))
+        for i, frame in got:
+            np.testing.assert_array_equal(frame, sequential[i], err_msg=f"frame {i}")
+        with pytest.raises(UsageError, match="outside"):
+            list(reader.frames_at([0, N]))
 
 
 def test_rgb_frames_are_written_and_read_back_as_bt601_luma(tmp_path: Path) -> None:
@@ -154,6 +188,8 @@ def test_truncated_file_yields_what_decodes_then_warns(bframe_video: Path, tmp_p
             np.testing.assert_array_equal(frame, reference[i])
         with pytest.raises(InputError, match=f"frame {N - 1}"):
             reader.read(N - 1)
+    with VideoReader(cut) as reader, pytest.warns(UserWarning, match="truncated or corrupt"):
+        assert [i for i, _ in reader.frames_at([1, 3, N - 2, N - 1])] == [1, 3]  # up to the damage, then stops
 
 
 def test_unreadable_inputs_raise_one_line_input_errors(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ head–tail ambiguity is handled by training and predicting on both orientations
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,10 +162,21 @@ class Fragment:
 
 
 def window_starts(n_frames: int, count: int) -> list[int]:
+    """First frames of up to ``count`` stretches of WINDOW_FRAMES frames spread evenly through the video; they
+    never overlap."""
     if n_frames <= WINDOW_FRAMES:
         return [0]
     count = max(1, min(count, n_frames // WINDOW_FRAMES))
     return sorted({int(s) for s in np.linspace(0, n_frames - WINDOW_FRAMES, count).round()})
+
+
+def window_frames(reader: VideoReader, starts: list[int]) -> Iterator[tuple[bool, int, np.ndarray]]:
+    """``(first, index, frame)`` through the windows that begin at ``starts``, read in one pass; ``first`` marks
+    each window's first frame."""
+    indices = [i for s in starts for i in range(s, min(s + WINDOW_FRAMES, reader.n_frames))]
+    begins = set(starts)
+    for index, frame in reader.frames_at(indices):
+        yield index in begins, index, frame
 
 
 def find_global_fragments(
@@ -174,30 +186,32 @@ def find_global_fragments(
     fragments: list[Fragment] = []
     starts = window_starts(reader.n_frames, windows)
     progress.start("finding identity examples", len(starts))
-    for start in starts:
-        run: list[torch.Tensor] = []
-        run_first, previous = start, None
-        for index, frame in reader.frames(start, min(start + WINDOW_FRAMES, reader.n_frames)):
-            obs = observe(index, frame, scene, params)
-            single = one_blob_per_animal(obs.blobs, scene)
-            if single is None:
+    run: list[torch.Tensor] = []
+    run_first, previous = 0, None
+    for first, index, frame in window_frames(reader, starts):
+        if first:
+            _close(run, run_first, fragments)
+            run, previous = [], None
+            progress.advance()
+        obs = observe(index, frame, scene, params)
+        single = one_blob_per_animal(obs.blobs, scene)
+        if single is None:
+            _close(run, run_first, fragments)
+            run, previous = [], None
+            continue
+        centres = obs.blobs.centroids[single]
+        if previous is not None:
+            order = _unambiguous_link(previous, centres)
+            if order is None:  # a new fragment starts here
                 _close(run, run_first, fragments)
-                run, previous = [], None
-                continue
-            centres = obs.blobs.centroids[single]
-            if previous is not None:
-                order = _unambiguous_link(previous, centres)
-                if order is None:  # a new fragment starts here
-                    _close(run, run_first, fragments)
-                    run = []
-                else:
-                    single, centres = single[order], centres[order]
-            if not run:
-                run_first = index
-            run.append(animal_crops(frame, scene, obs, single))
-            previous = centres
-        _close(run, run_first, fragments)
-        progress.advance()
+                run = []
+            else:
+                single, centres = single[order], centres[order]
+        if not run:
+            run_first = index
+        run.append(animal_crops(frame, scene, obs, single))
+        previous = centres
+    _close(run, run_first, fragments)
     progress.stop()
     return sorted(fragments, key=lambda f: (-len(f.crops), f.first))
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from udmt.appearance import (MIN_FRAGMENT, TRAIN_TEMPERATURE, WINDOW_FRAMES, IdentityNet, animal_crops, augment,
-                             held_out_split, window_starts)
+                             held_out_split, window_frames, window_starts)
 from udmt.params import Params
 from udmt.progress import SILENT, Progress
 from udmt.scene import Blobs, Scene, observe
@@ -44,27 +44,30 @@ def find_individual_fragments(reader: VideoReader, scene: Scene, params: Params,
     fragments: list[IndividualFragment] = []
     starts = window_starts(reader.n_frames, windows)
     progress.start("finding individual fragments", len(starts))
-    for start in starts:
-        running: dict[int, tuple[int, list[tuple[torch.Tensor, np.ndarray]]]] = {}  # last blob → (first, run)
-        previous: Blobs | None = None
-        for index, frame in reader.frames(start, min(start + WINDOW_FRAMES, reader.n_frames)):
-            obs = observe(index, frame, scene, params)
-            blobs = obs.blobs
-            single = np.flatnonzero(scene.is_single(blobs.areas))
-            centres = scene.to_original(blobs.centroids[single])
-            crops = animal_crops(frame, scene, obs, single)
-            links = _links(previous, blobs, single) if previous is not None else {}
-            now: dict[int, tuple[int, list[tuple[torch.Tensor, np.ndarray]]]] = {}
-            for k, b in enumerate(single):
-                first, run = running.pop(links[b], (index, [])) if b in links else (index, [])
-                run.append((crops[k], centres[k]))
-                now[int(b)] = (first, run)
+    running: dict[int, tuple[int, list[tuple[torch.Tensor, np.ndarray]]]] = {}  # last blob → (first, run)
+    previous: Blobs | None = None
+    for first_of_window, index, frame in window_frames(reader, starts):
+        if first_of_window:
             for first, run in running.values():
                 _keep(first, run, fragments)
-            running, previous = now, blobs
+            running, previous = {}, None
+            progress.advance()
+        obs = observe(index, frame, scene, params)
+        blobs = obs.blobs
+        single = np.flatnonzero(scene.is_single(blobs.areas))
+        centres = scene.to_original(blobs.centroids[single])
+        crops = animal_crops(frame, scene, obs, single)
+        links = _links(previous, blobs, single) if previous is not None else {}
+        now: dict[int, tuple[int, list[tuple[torch.Tensor, np.ndarray]]]] = {}
+        for k, b in enumerate(single):
+            first, run = running.pop(links[b], (index, [])) if b in links else (index, [])
+            run.append((crops[k], centres[k]))
+            now[int(b)] = (first, run)
         for first, run in running.values():
             _keep(first, run, fragments)
-        progress.advance()
+        running, previous = now, blobs
+    for first, run in running.values():
+        _keep(first, run, fragments)
     progress.stop()
     return fragments
 

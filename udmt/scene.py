@@ -181,29 +181,13 @@ def read_frames(
     progress: Progress = SILENT,
     transform: Callable[[np.ndarray], np.ndarray] = lambda frame: frame,
 ) -> dict[int, np.ndarray]:
-    """``transform`` of the frames at ``indices``: one sequential pass when they are dense, else one seek per
-    run of nearby frames.
-
-    A seek decodes from the preceding keyframe, so it costs about as much as decoding a few dozen frames.
-    """
-    wanted = sorted({int(i) for i in indices})
-    runs: list[list[int]] = []
-    for i in wanted:
-        if runs and i - runs[-1][-1] <= 16:
-            runs[-1].append(i)
-        else:
-            runs.append([i])
-    seek_cost = 32
-    if len(runs) * seek_cost >= wanted[-1]:
-        runs = [wanted]
+    """``transform`` of the frames at ``indices``, read in one pass (:meth:`VideoReader.frames_at`)."""
+    wanted = np.unique(indices)
     frames: dict[int, np.ndarray] = {}
-    keep = set(wanted)
     progress.start("reading frames", len(wanted))
-    for run in runs:
-        for index, frame in reader.frames(run[0], run[-1] + 1):
-            if index in keep:
-                frames[index] = transform(frame)
-                progress.advance()
+    for index, frame in reader.frames_at(wanted):
+        frames[index] = transform(frame)
+        progress.advance()
     progress.stop()
     return frames
 

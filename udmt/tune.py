@@ -69,10 +69,13 @@ def validation_windows(reader: VideoReader, scene: Scene, params: Params, n_fram
     length = min(params.tune_frames, n_frames)
     count = max(1, min(2 * params.tune_windows, n_frames // max(length, 1)))
     stretch = n_frames / count
+    firsts = [int(np.clip(round((k + 0.5) * stretch - length / 2), 0, n_frames - length)) for k in range(count)]
+    window_of = {i: first for first in firsts for i in range(first, first + length)}
+    observed: dict[int, list[Observation]] = {first: [] for first in firsts}
+    for i, frame in reader.frames_at(window_of.keys()):
+        observed[window_of[i]].append(observe(i, frame, scene, params))
     candidates, touching = [], []
-    for k in range(count):
-        first = int(np.clip(round((k + 0.5) * stretch - length / 2), 0, n_frames - length))
-        observations = [observe(i, frame, scene, params) for i, frame in reader.frames(first, first + length)]
+    for observations in observed.values():
         if len(observations) < 2:  # a truncated video ends here
             continue
         clean, start = find_start(observations[: max(1, len(observations) // 2)], scene)

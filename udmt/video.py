@@ -12,10 +12,11 @@ with the index at the front, so that a recording cut short stays readable up to 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +38,8 @@ _PACKED_RGB = {
 _HASH_SPAN = 1 << 20
 #: Frames decoded at the end of a truncated file to find its last good frame (a few GOPs; well under a second).
 _TAIL_FRAMES = 64
+#: Frames :meth:`VideoReader.frames_at` decodes on rather than seek: a seek restarts the decoder's threads.
+SEEK_SLACK = 8
 
 
 def rgb_to_luma(rgb: np.ndarray) -> np.ndarray:
@@ -117,6 +120,7 @@ class VideoReader:
         self._warned = False
         self._stated = stream.frames if self._container.format.name.split(",")[0] in _COUNTED_FORMATS else 0
         self._pts: list[int] | None = None
+        self._keyframes: list[int] = []  # indices of the frames a seek can land on, ascending
         self._index_of: dict[int, int] | None = None
         self._cursor: tuple[int, Iterator[tuple[int, np.ndarray]]] | None = None
 
@@ -143,14 +147,18 @@ class VideoReader:
     def pts_index(self) -> list[int]:
         """Presentation timestamps of all frames in display order (demuxed once, on first use)."""
         if self._pts is None:
-            stamps, damaged = _demux_stamps(self.path)
-            if any(s is None for s in stamps):
-                raise InputError(f"{self.path}: packets carry no timestamps, so frames cannot be addressed; "
-                                 "remux it with `ffmpeg -i IN -c copy OUT.mp4`")  # fmt: skip
-            self._pts = sorted(stamps)
-            if damaged or len(self._pts) < self._stated:
-                self._mark_truncated(len(self._pts), confirmed=False)  # decoding finds the exact frame
-        return self._pts
+            self._load_index()
+        return self._pts  # type: ignore[return-value]  # set by _load_index
+
+    def _load_index(self) -> None:
+        stamps, keys, damaged = _demux_stamps(self.path)
+        if any(s is None for s in stamps):
+            raise InputError(f"{self.path}: packets carry no timestamps, so frames cannot be addressed; "
+                             "remux it with `ffmpeg -i IN -c copy OUT.mp4`")  # fmt: skip
+        self._pts = sorted(stamps)  # type: ignore[arg-type]  # no None: checked above
+        self._keyframes = sorted(bisect.bisect_left(self._pts, k) for k in keys)
+        if damaged or len(self._pts) < self._stated:
+            self._mark_truncated(len(self._pts), confirmed=False)  # decoding finds the exact frame
 
     @property
     def readable_frames(self) -> int:
@@ -239,6 +247,41 @@ class VideoReader:
         finally:
             container.close()
 
+    def frames_at(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(index, frame)`` for the distinct ``indices`` in ascending order, through one decoder.
+
+        Between two wanted frames it decodes on unless a keyframe lies more than SEEK_SLACK frames past the frame it
+        holds: a seek decodes from the keyframe before the target, so it saves work only then. Windows spread
+        through a video with long GOPs cost what their own frames cost, not half a GOP of lead-in each.
+        """
+        wanted = sorted({int(i) for i in indices})
+        if wanted and not 0 <= wanted[0] <= wanted[-1] < self.n_frames:
+            raise UsageError(f"{self.path}: frames {wanted[0]}..{wanted[-1]} are outside 0..{self.n_frames - 1}")
+        if not wanted:
+            return
+        container = _open_container(self.path)
+        container.streams.video[0].thread_type = "AUTO"
+        try:
+            held, decoded = 0, self._decode(container, 0, seek=False)  # held: the next frame ``decoded`` gives
+            for target in wanted:
+                if target < held or self._keyframe_at_or_before(target) > held + SEEK_SLACK:
+                    decoded = self._decode(container, target)
+                for index, frame in decoded:
+                    held = index + 1
+                    if index == target:
+                        yield index, frame
+                        break
+                else:
+                    return  # the damage: ``_decode`` has warned
+        finally:
+            container.close()
+
+    def _keyframe_at_or_before(self, index: int) -> int:
+        if self._pts is None:
+            self._load_index()
+        k = bisect.bisect_right(self._keyframes, index)
+        return self._keyframes[k - 1] if k else 0
+
     def read(self, index: int) -> np.ndarray:
         """Frame ``index`` exactly: seek to its timestamp and decode forward (consecutive reads do not seek)."""
         if not 0 <= index < self.n_frames:
@@ -280,19 +323,23 @@ def _decoded_frames(container: av.container.InputContainer, seek_pts: int | None
             pass  # nothing more to salvage
 
 
-def _demux_stamps(path: Path) -> tuple[list[int | None], bool]:
-    """Timestamps of every video packet in file order, read by a fresh demuxer, and whether demuxing hit damage."""
+def _demux_stamps(path: Path) -> tuple[list[int | None], list[int], bool]:
+    """Timestamps of every video packet in file order and of the keyframes among them, read by a fresh demuxer,
+    and whether demuxing hit damage."""
     container = _open_container(path)
     stamps: list[int | None] = []
+    keys: list[int] = []
     try:
         for packet in container.demux(container.streams.video[0]):
             if packet.size and not packet.is_discard:
                 stamps.append(packet.pts if packet.pts is not None else packet.dts)
+                if packet.is_keyframe and stamps[-1] is not None:
+                    keys.append(stamps[-1])
     except av.error.FFmpegError:
-        return stamps, True
+        return stamps, keys, True
     finally:
         container.close()
-    return stamps, False
+    return stamps, keys, False
 
 
 def content_hash(path: str | os.PathLike[str]) -> str:
