@@ -12,6 +12,8 @@ import xarray as xr
 
 from udmt.cli.app import run_app
 from udmt.individuals import MIN_ACCURACY
+from udmt.params import Params
+from udmt.pipeline import chunk_bounds
 from udmt.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE
 from udmt.evaluate import evaluate_store
 from udmt.store import read_tracks
@@ -92,6 +94,22 @@ def test_chunked_run_keeps_identities_across_chunks(mice: Path, tmp_path: Path) 
     assert len(attrs["chunk_plan"]) == 3 and len(attrs["stitch_links"]) == 2
     assert attrs["tuning"] is None and attrs["params"]["tune"] is False
     assert evaluate_store(store, mice / "gt.csv").idf1 >= 0.85
+
+
+@pytest.mark.parametrize(("frames", "chunk", "sizes"), [
+    (900, 1024, [900]),  # one chunk
+    (1500, 1024, [768, 732]),  # two chunks that finish together, not 1024 + 476
+    (2100, 1024, [768, 768, 564]),
+    (3000, 1024, [1024, 1024, 952]),
+    (300, 128, [128, 128, 44]),
+    (130, 128, [130]),  # a short tail joins the last chunk
+])  # fmt: skip
+def test_chunks_are_as_few_as_the_chunk_size_allows_and_of_one_size(frames: int, chunk: int, sizes: list[int]) -> None:
+    bounds = chunk_bounds(frames, Params(chunk_frames=chunk, overlap_frames=32))
+    assert [stop - start for start, stop in bounds] == sizes
+    assert bounds[0][0] == 0 and bounds[-1][1] == frames
+    assert all(stop == start for (_, stop), (start, _) in zip(bounds, bounds[1:]))
+    assert all(start % Params().time_chunk == 0 for start, _ in bounds)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import resource
 import shutil
@@ -92,8 +93,11 @@ class Run:
 
 
 def chunk_bounds(n_frames: int, params: Params) -> list[tuple[int, int]]:
-    """[start, stop) of each chunk; starts are multiples of the chunk size, a short tail joins the last chunk."""
-    size = params.chunk_frames
+    """[start, stop) of each chunk: as few chunks as ``chunk_frames`` allows, of one size rounded up to a multiple of
+    the store's time chunk, so that chunks run in parallel finish together (1500 frames: 768 + 732, not 1024 + 476);
+    a short tail joins the last chunk."""
+    count = max(1, math.ceil(n_frames / params.chunk_frames))
+    size = max(1, math.ceil(n_frames / count / params.time_chunk)) * params.time_chunk
     starts = list(range(0, n_frames, size))
     if len(starts) > 1 and n_frames - starts[-1] < size // 4:
         starts.pop()
