@@ -230,6 +230,25 @@ def test_a_large_animal_takes_its_blobs_extra_units() -> None:
     assert sized.tolist() == [rat_blob, mouse_blob]
 
 
+def test_an_animal_in_a_shared_blob_stays_there_rather_than_take_a_fragment() -> None:
+    """Two animals in one blob and, beside them, a piece of an animal (a fish's head beyond its thin body): the
+    second slot of the shared blob beats the piece, which is cheaper by distance alone; an animal with nothing
+    else near still takes a piece."""
+    yy, xx = np.mgrid[0:80, 0:120]
+    diff = np.zeros((80, 120), np.float32)
+    for cx, cy, r in [(40, 40, 6), (50, 40, 6), (52, 51, 2), (100, 20, 2)]:  # a pair, two pieces
+        diff[(xx - cx) ** 2 + (yy - cy) ** 2 <= r * r] = 50.0
+    blobs = find_blobs(diff, 10.0, min_area=4)
+    shared, piece, far_piece = (int(blobs.labels[y, x]) - 1 for x, y in [(45, 40), (52, 51), (100, 20)])
+    expected = np.array([[40.0, 40.0], [50.0, 44.0], [97.0, 22.0]])
+    area = float(np.pi * 36)
+    whole = blobs.areas >= 0.5 * area
+    plain = identity.Gates(max_jump=np.full(3, 60.0), slot_penalty=6.0, extra_slot_penalty=20.0)
+    costly = identity.Gates(max_jump=np.full(3, 60.0), slot_penalty=6.0, extra_slot_penalty=20.0, fragment_penalty=10.0)
+    assert identity.assign_to_blobs(expected, blobs, area, plain, whole=whole).tolist() == [shared, piece, far_piece]
+    assert identity.assign_to_blobs(expected, blobs, area, costly, whole=whole).tolist() == [shared, shared, far_piece]
+
+
 def test_the_start_puts_one_animal_in_each_blob_and_measures_the_rat() -> None:
     diff, centres = _rat_and_mice()
     blobs = find_blobs(diff, 10.0, min_area=4)

@@ -30,6 +30,7 @@ class Gates:
     max_jump: np.ndarray  # (N,) largest plausible distance from each animal's expected position
     slot_penalty: float  # cost of each additional animal in one blob
     extra_slot_penalty: float  # cost of the slot beyond the blob's estimated capacity
+    fragment_penalty: float = 0.0  # cost of taking a blob too small to be a whole animal (a fin, a head)
 
 
 def blob_capacity(areas: np.ndarray, animal_area: float) -> np.ndarray:
@@ -59,12 +60,16 @@ def point_blob_distance(points: np.ndarray, blobs: Blobs) -> np.ndarray:
 
 
 def assign_to_blobs(
-    expected: np.ndarray, blobs: Blobs, animal_area: float, gates: Gates, units: np.ndarray | None = None
+    expected: np.ndarray, blobs: Blobs, animal_area: float, gates: Gates, units: np.ndarray | None = None,
+    whole: np.ndarray | None = None,
 ) -> np.ndarray:
     """Blob index for each animal (UNASSIGNED when no blob is within reach), one slot per animal.
 
     ``units``: each animal's size in typical animals (a rat among mice: about 3). A large animal takes the
     extra units of the blob it is expected in, so those do not become slots for its small neighbours.
+    ``whole``: per blob, whether it is large enough to be a whole animal; the others cost ``fragment_penalty``
+    more, so that an animal in a shared blob stays there rather than jump to a piece of its neighbour (the head
+    of a fish bursting past, cut off by the thin body behind it).
     """
     n = len(expected)
     result = np.full(n, UNASSIGNED)
@@ -79,6 +84,8 @@ def assign_to_blobs(
     slot_blob = np.repeat(np.arange(len(blobs)), capacity + 1)
     slot_rank = np.concatenate([np.arange(c + 1) for c in capacity])
     penalty = np.where(slot_rank < capacity[slot_blob], slot_rank * gates.slot_penalty, gates.extra_slot_penalty)
+    if whole is not None:
+        penalty = penalty + np.where(whole[slot_blob], 0.0, gates.fragment_penalty)
     cost = dist[:, slot_blob] + penalty[None, :]
     cost[dist[:, slot_blob] > gates.max_jump[:, None]] = np.inf
     # Every animal can also stay unassigned (lost) at a price above any allowed match.

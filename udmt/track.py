@@ -102,8 +102,10 @@ class Tracker:
             max_jump=self.params.max_speed * self.body * (1.0 + np.minimum(self.missing, 10)),
             slot_penalty=0.3 * self.body,
             extra_slot_penalty=1.0 * self.body,
+            fragment_penalty=0.3 * self.body,  # a piece of an animal: as costly as a second place in a blob
         )
-        owner = identity.assign_to_blobs(guess, obs.blobs, self.scene.animal_area, gates, self.units)
+        owner = identity.assign_to_blobs(guess, obs.blobs, self.scene.animal_area, gates, self.units,
+                                         self.scene.is_animal(obs.blobs.areas))
         reclaimed = self._reclaim(owner, obs, psr)
         new = guess.copy()
         flags = np.zeros(n, np.uint8)
