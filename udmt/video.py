@@ -264,7 +264,7 @@ class VideoReader:
         try:
             held, decoded = 0, self._decode(container, 0, seek=False)  # held: the next frame ``decoded`` gives
             for target in wanted:
-                if target < held or self._keyframe_at_or_before(target) > held + SEEK_SLACK:
+                if self._keyframe_at_or_before(target) > held + SEEK_SLACK:  # targets only ascend
                     decoded = self._decode(container, target)
                 for index, frame in decoded:
                     held = index + 1
