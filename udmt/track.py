@@ -104,9 +104,9 @@ class Tracker:
             extra_slot_penalty=1.0 * self.body,
             fragment_penalty=0.3 * self.body,  # a piece of an animal: as costly as a second place in a blob
         )
-        owner = identity.assign_to_blobs(guess, obs.blobs, self.scene.animal_area, gates, self.units,
-                                         self.scene.is_animal(obs.blobs.areas))
-        reclaimed = self._reclaim(owner, obs, psr)
+        whole = self.scene.is_animal(obs.blobs.areas)  # per blob: not a piece of an animal
+        owner = identity.assign_to_blobs(guess, obs.blobs, self.scene.animal_area, gates, self.units, whole)
+        reclaimed = self._reclaim(owner, obs, psr, whole)
         new = guess.copy()
         flags = np.zeros(n, np.uint8)
         for b in np.unique(owner[owner >= 0]):
@@ -140,7 +140,7 @@ class Tracker:
         confidence = np.where(lost, np.minimum(confidence, 0.2), confidence).astype(np.float32)
         return FrameResult(obs.index, new.copy(), confidence, flags, owner)
 
-    def _reclaim(self, owner: np.ndarray, obs: Observation, psr: np.ndarray) -> np.ndarray:
+    def _reclaim(self, owner: np.ndarray, obs: Observation, psr: np.ndarray, whole: np.ndarray) -> np.ndarray:
         """Repair a tracker in the wrong place, in ``owner``, once the error has held ``STRANDED_FRAMES`` frames
         in a row: a large animal's tracker on a small animal moves to the blob that can hold it, in exchange
         for the small tracker there that matches its appearance worst (lowest PSR); else, with two trackers on
@@ -150,7 +150,7 @@ class Tracker:
         moved = np.zeros(len(owner), bool)
         area = self.scene.animal_area
         large = identity.large_on_small(owner, obs.blobs, area, self.units)
-        found = identity.surplus_and_orphan(owner, obs.blobs, area, self.units, self.scene.is_animal(obs.blobs.areas))
+        found = identity.surplus_and_orphan(owner, obs.blobs, area, self.units, whole)
         misplaced, orphan = found if found is not None else (np.zeros(0, int), -1)
         candidates = [a for a in misplaced if self.units[a] == 1]
         self.stranded = self.stranded + 1 if candidates or large is not None else 0
