@@ -193,6 +193,85 @@ def test_peak_and_psr_matches_its_definition() -> None:
         assert psr[i] == pytest.approx((response[i, py, px] - lobe.mean()) / lobe.std(), rel=1e-5)
 
 
+def test_an_episode_the_shapes_held_apart_is_left_to_the_tracker() -> None:
+    """Motion would exchange the two tracks of this episode; where the tracker placed both animals by their own
+    shapes in every frame of it, its labelling stands, and one frame placed otherwise hands it back to motion."""
+    truth = _burst_past_a_resting_animal()
+    settled = np.zeros((T, 2), bool)
+    settled[TOUCH] = True
+    tracked = _swap_from(truth, 20)
+    assert identity.correct_episodes(tracked, _blobs(2, (0, 1)), np.zeros((T, 2), np.uint8), FLAG_CORRECTED,
+                                     settled=settled) == 0  # fmt: skip
+    np.testing.assert_array_equal(tracked, _swap_from(truth, 20))
+    settled[20, 1] = False
+    assert identity.correct_episodes(tracked, _blobs(2, (0, 1)), np.zeros((T, 2), np.uint8), FLAG_CORRECTED,
+                                     settled=settled) == 1  # fmt: skip
+    np.testing.assert_allclose(tracked[25:], truth[25:])
+
+
+# -- elongated animals: a shared blob split by each animal's own shape ----------------------------------------
+
+
+def _thin_bars(t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Foreground of two 40 × 3 px bars on adjacent rows passing each other at 0.5 px/frame (A rightwards on rows
+    79–81, B leftwards on rows 82–84; one blob from frame 20 to 99), and their true centres."""
+    diff = np.zeros((160, 160), np.float32)
+    a, b = 40 + t // 2, 100 - t // 2
+    diff[79:82, a - 20 : a + 20] = 150.0
+    diff[82:85, b - 20 : b + 20] = 150.0
+    return diff, np.array([[a - 0.5, 80.0], [b - 0.5, 83.0]])
+
+
+def test_split_by_shapes_keeps_each_body_whole_where_the_nearest_centre_cuts_it() -> None:
+    diff, truth = _thin_bars(30)  # half overlapping: a blob 60 px long
+    blobs = find_blobs(diff, 10.0, min_area=4)
+    assert len(blobs) == 1
+    x, y = blobs.pixels(0)
+    weights = diff[y, x]
+    rows, cols = np.nonzero(_thin_bars(28)[0])  # the bars 1 px back, each moved on by its velocity
+    pixels, upper = np.stack([cols, rows], axis=1).astype(np.float64), rows <= 81
+    shapes = [pixels[upper] + [1.0, 0.0], pixels[~upper] - [1.0, 0.0]]
+    split = identity.split_by_shapes(x, y, weights, shapes, np.full(2, 24.0))
+    assert split is not None
+    np.testing.assert_allclose(split[0], truth, atol=1e-9)
+    assert [len(p) for p in split[1]] == [120, 120]
+    # The nearest-centre rule, even from the true centres, gives each bar's far end to the other animal.
+    cell = identity.nearest_centre(x, y, truth, np.ones(2))
+    assert (cell[y <= 81] == 1).any() and (cell[y >= 82] == 0).any()
+    # A shape that no longer explains the blob (the animal went elsewhere) leaves the split to the caller.
+    assert identity.split_by_shapes(x, y, weights, [shapes[0], shapes[1] + [0.0, 40.0]], np.full(2, 24.0)) is None
+
+
+def test_thin_animals_passing_side_by_side_keep_their_places() -> None:
+    """Two worms crawl past each other, touching for 80 frames: split by their shapes, each tracker stays on its
+    own worm, exactly; a nearest-centre split would cut the pair's blob across both worms and swap them."""
+    import torch
+
+    from udmt.model import FeatureNet
+
+    diff, truth = _thin_bars(0)
+    scene = Scene(factor=1, background=np.full(diff.shape, 200.0, np.float32), polarity=-1, noise=1.0,
+                  threshold=10.0, animal_area=120.0, body_length=40.0, n_animals=2, animals_seen=2)
+    assert scene.elongated and not _mouse_scene(diff, 2).elongated
+
+    def observe(t: int) -> tuple[Observation, np.ndarray]:
+        d, true = _thin_bars(t)
+        return Observation(t, (200 - d).astype(np.uint8), d, find_blobs(d, 10.0, min_area=4)), true
+
+    torch.manual_seed(0)
+    tracker = Tracker(scene, FeatureNet().eval(), Params(), truth)
+    tracker.start(observe(0)[0])
+    touching = 0
+    for t in range(1, 121):
+        obs, true = observe(t)
+        result = tracker.step(obs)
+        np.testing.assert_allclose(result.position, true, atol=1e-6)
+        merged = result.flags == FLAG_MERGED
+        np.testing.assert_array_equal(result.settled, merged)  # placed by shape while touching, moving slowly
+        touching += merged.all()
+    assert touching >= 70
+
+
 def test_kernel_filters_track_like_the_torch_reference(track_with: Callable[[str], ChunkTracks]) -> None:
     """The C++ filter path and the torch definition give the same trajectories (an untrained net suffices)."""
     fast, reference = track_with("kernels"), track_with("reference")

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scipy.spatial import cKDTree
+
 from udmt.kernels import linear_sum_assignment
 from udmt.scene import Blobs
 
@@ -146,6 +148,38 @@ def local_centroid(x: np.ndarray, y: np.ndarray, weights: np.ndarray, near: np.n
     return np.array([(x[mine] * w).sum(), (y[mine] * w).sum()]) / max(w.sum(), 1e-9)
 
 
+def nearest_centre(x: np.ndarray, y: np.ndarray, centres: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Index of the centre each pixel belongs to by ``kernels.split_blob``'s rule (squared distance over size)."""
+    d2 = (x[:, None] - centres[None, :, 0]) ** 2 + (y[:, None] - centres[None, :, 1]) ** 2
+    return np.argmin(d2 / sizes[None, :], axis=1)
+
+
+def split_by_shapes(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray, shapes: Sequence[np.ndarray], min_pixels: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """Share a blob's pixels among the animals in it by their shapes: each pixel goes to the animal whose expected
+    shape (``shapes``: its pixels a frame earlier, moved by its velocity, (m, 2) float) lies nearest, the first
+    on a tie. Returns each animal's weighted centroid and its pixels (its shape for the next frame), or None
+    where an animal gets fewer than ``min_pixels`` or no weight: its old shape no longer explains the blob.
+
+    Two worms lying across each other make one X-shaped blob whose halves, as the nearest-centre split cuts it,
+    hold half of each worm; the shapes keep each body whole, as the animals move little between frames.
+    """
+    points = np.stack([x, y], axis=1).astype(np.float64)
+    distance = np.stack([cKDTree(shape).query(points)[0] for shape in shapes])
+    owner = np.argmin(distance, axis=0)
+    centres = np.empty((len(shapes), 2))
+    pixels = []
+    for k in range(len(shapes)):
+        mine = owner == k
+        total = weights[mine].sum()
+        if mine.sum() < min_pixels[k] or total <= 0:
+            return None
+        centres[k] = (points[mine] * weights[mine, None]).sum(axis=0) / total
+        pixels.append(points[mine])
+    return centres, pixels
+
+
 # -- segment-level identity correction -----------------------------------------------------------------
 
 
@@ -215,6 +249,7 @@ def correct_episodes(
     *,
     window: int = 3,
     max_animals: int = 2,
+    settled: np.ndarray | None = None,
 ) -> int:
     """Decide who is who after each touching episode from motion continuity across the whole episode, and
     rewrite the arrays in place (frames run forward in time; pass reversed views for a backward pass).
@@ -230,13 +265,16 @@ def correct_episodes(
 
     Only episodes of at most ``max_animals`` are judged: in a pile of three or more, entry and exit motion
     alone cannot rank the many labellings (measured: judging them added identity switches), so the
-    tracker's frame-by-frame labelling stands there.
+    tracker's frame-by-frame labelling stands there. Nor are episodes ``settled`` (T, N) in every frame for all
+    their animals: the tracker held each animal by its own shape throughout, which beats extrapolated motion.
     """
     total, n = blob.shape
     column = np.arange(n)  # where each tracker's data lives after the exchanges made so far
     corrections = 0
     for ep in merge_episodes(blob, grace=window):
         if len(ep.animals) > max_animals:
+            continue
+        if settled is not None and settled[ep.first : ep.last + 1, list(ep.animals)].all():
             continue
         animals = column[list(ep.animals)]
         entry, exit_ = ep.first - 1, ep.last + 1

@@ -23,6 +23,7 @@ from udmt.progress import SILENT, Progress
 from udmt.video import VideoReader
 
 _SAMPLE_BYTES = 256 * 2**20  # cap on the memory of the sampled frames
+ELONGATED = 0.2  # area / length² below which animals are thin (measured: worms 0.09, fish 0.13–0.14, others ≥ 0.3)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,14 @@ class Scene:
     def is_animal(self, areas: np.ndarray | float) -> np.ndarray:
         """Whether blobs of these areas are large enough to be a whole animal (not a fragment of one)."""
         return np.asarray(areas) >= 0.5 * self.animal_area
+
+    @property
+    def elongated(self) -> bool:
+        """Whether the animals are thin for their length (worms, fish, larvae: area under a fifth of the length
+        squared; rodents and flies are over a quarter). Where two such animals lie across each other, the
+        nearest-centre split of their blob cuts both bodies in half, so the tracker splits it by each animal's
+        own shape instead (``identity.split_by_shapes``)."""
+        return self.animal_area * self.factor**2 < ELONGATED * self.body_length**2
 
     def to_working(self, frame: np.ndarray) -> np.ndarray:
         """Block-average a uint8 frame to working resolution (float32)."""

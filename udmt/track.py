@@ -3,15 +3,18 @@
 One :class:`Tracker` follows N animals through consecutive frames (forward or backward in time). Per frame:
 crop a search window around each animal's predicted position → feature net → correlation-filter response
 (where does this animal's learned appearance match best?) → match animals to foreground blobs on a cost
-matrix → refine each position on its blob (the centroid of a blob it owns alone, a k-means share of a blob it
-shares, weighted by each animal's size) → update each filter at the refined position, slowly while animals touch
+matrix → refine each position on its blob (the centroid of a blob it owns alone; in a blob it shares, a k-means
+share weighted by each animal's size, or for elongated animals the pixels nearest its own shape of the frame
+before, ``Tracker._split``) → update each filter at the refined position, slowly while animals touch
 so a neighbour's appearance does not overwrite the model. A tracker left on another animal while some animal
 goes unclaimed is moved to it, and a large animal's tracker left on a small animal exchanges places with a small
 animal's tracker on the large one (``Tracker._reclaim``).
 
 After each pass over a chunk, every touching episode of two animals is judged as a whole
 (``identity.correct_episodes``): the frame-by-frame split of a shared blob cannot tell two animals apart while
-one crosses over the other, but the way each one entered and left the episode can. The appearance model (features
+one crosses over the other, but the way each one entered and left the episode can. Episodes that the shapes
+split throughout, the animals moving slowly, are left to the tracker: two worms lying across each other for
+seconds leave in directions their entry does not predict, while their shapes held them apart all along. The appearance model (features
 and filters) runs on an engine of ``udmt.filters``: the C++ kernels, the torch definition, or the GPU; the tests
 hold them to the same trajectories.
 """
@@ -46,9 +49,11 @@ class FrameResult:
     confidence: np.ndarray  # (N,)
     flags: np.ndarray  # (N,) uint8
     blob: np.ndarray  # (N,) index of the foreground blob each animal was placed on (identity.UNASSIGNED: none)
+    settled: np.ndarray  # (N,) bool: placed in a shared blob by its own shape, moving slowly (Tracker._split)
 
 
 STRANDED_FRAMES = 3  # a surplus tracker and an unclaimed animal this many frames in a row: not a flicker
+MIN_SHARE = 0.2  # of its area: an elongated animal's shape that leaves it less in a shared blob no longer fits
 
 
 @dataclass
@@ -64,6 +69,7 @@ class Tracker:
     units: np.ndarray = field(init=False)  # each animal's size in typical animals (measured at the start)
     filters: FilterBank = field(init=False)  # each animal's appearance model
     started: bool = field(init=False, default=False)  # start() has learned the first filters
+    shapes: list[np.ndarray | None] = field(init=False)  # elongated animals' last pixels (working px); None: unknown
 
     def __post_init__(self) -> None:
         n = len(self.position)
@@ -71,8 +77,10 @@ class Tracker:
         self.velocity = np.zeros((n, 2))
         self.missing = np.zeros(n, dtype=int)
         self.units = np.ones(n, dtype=int)
+        self.shapes = [None] * n
         p = self.params
         self.body = self.scene.body_length / self.scene.factor  # working px
+        self.width = self.scene.animal_area / self.body  # working px, an animal's mean width
         self.window_side = p.search_scale * self.body
         self.map_size = p.patch // 2
         self.cell = self.window_side / self.map_size  # working px per feature-map pixel
@@ -84,9 +92,13 @@ class Tracker:
         self.filters.start(self.filters.features(obs.luma, self.position))
         self.started = True
         self.units = _sizes(obs, self.position, self.scene)
+        under = identity.blob_at(self.position, obs.blobs)
+        for a in np.flatnonzero(under >= 0):
+            if np.sum(under == under[a]) == 1:
+                self._remember(a, *obs.blobs.pixels(int(under[a])))
         n = len(self.position)
         flags, blob = np.full(n, FLAG_REFINED, np.uint8), np.full(n, identity.UNASSIGNED)
-        return FrameResult(obs.index, self.position.copy(), np.ones(n, np.float32), flags, blob)
+        return FrameResult(obs.index, self.position.copy(), np.ones(n, np.float32), flags, blob, np.zeros(n, bool))
 
     def step(self, obs: Observation) -> FrameResult:
         assert self.started, "call start() first"
@@ -109,6 +121,7 @@ class Tracker:
         reclaimed = self._reclaim(owner, obs, psr, whole)
         new = guess.copy()
         flags = np.zeros(n, np.uint8)
+        by_shape = np.zeros(n, bool)  # placed in a shared blob by its own shape
         for b in np.unique(owner[owner >= 0]):
             animals = np.flatnonzero(owner == b)
             x, y = obs.blobs.pixels(int(b))
@@ -118,19 +131,26 @@ class Tracker:
                 single = bool(self.scene.is_single(obs.blobs.areas[b] / self.units[a]))
                 if single:
                     new[a] = obs.blobs.centroids[b]
+                    self._remember(a, x, y)
                 else:
                     new[a] = identity.local_centroid(x, y, weights, guess[a], 0.6 * self.body)
+                    near = (x - new[a, 0]) ** 2 + (y - new[a, 1]) ** 2 <= (0.6 * self.body) ** 2
+                    self._remember(a, x[near], y[near])
                 flags[a] = FLAG_REFINED
             else:
-                new[animals] = kernels.split_blob(x, y, weights, guess[animals], self.units[animals])
+                new[animals], by_shape[animals] = self._split(animals, x, y, weights, guess[animals])
                 flags[animals] = FLAG_MERGED
         lost = owner < 0
         flags[lost] = FLAG_LOST
+        for a in np.flatnonzero(lost | reclaimed):
+            self.shapes[a] = None
         self.missing = np.where(lost, self.missing + 1, 0)
 
         moved = new - self.position
         self.velocity = np.where(lost[:, None], 0.8 * self.velocity, 0.5 * moved + 0.5 * self.velocity)
         self.velocity[reclaimed] = 0.0
+        # A shape moved by less than half the animal's width explains the next frame: such a split is trusted.
+        settled = by_shape & (np.linalg.norm(self.velocity, axis=1) <= 0.5 * self.width)
         self.position = new
         rate = np.where(reclaimed, 0.0, self._filter_rate(flags))  # its window was cut elsewhere: nothing to learn
         flags[reclaimed] |= FLAG_CORRECTED
@@ -138,7 +158,34 @@ class Tracker:
         confidence = np.clip((psr - 3.0) / 12.0, 0.05, 1.0).astype(np.float32)
         confidence = np.where(flags == FLAG_REFINED, np.maximum(confidence, 0.9), confidence)
         confidence = np.where(lost, np.minimum(confidence, 0.2), confidence).astype(np.float32)
-        return FrameResult(obs.index, new.copy(), confidence, flags, owner)
+        return FrameResult(obs.index, new.copy(), confidence, flags, owner, settled)
+
+    def _remember(self, animal: int, x: np.ndarray, y: np.ndarray) -> None:
+        """Keep an elongated animal's pixels as its shape for the next frame's split (``_split``)."""
+        if self.scene.elongated:
+            self.shapes[animal] = np.stack([x, y], axis=1).astype(np.float64) if len(x) else None
+
+    def _split(self, animals: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray,
+               peaks: np.ndarray) -> tuple[np.ndarray, bool]:  # fmt: skip
+        """Positions of ``animals`` sharing one blob of pixels (x, y), and whether their shapes placed them.
+        Elongated animals whose shapes are known share it by their shapes moved by their velocities
+        (``identity.split_by_shapes``); otherwise, or where a shape no longer fits, a k-means split started from
+        the filter peaks decides, each animal weighted by its size (its pixels there become its shape)."""
+        units = self.units[animals]
+        known = [self.shapes[a] for a in animals]
+        if self.scene.elongated and all(s is not None for s in known):
+            expected = [s + self.velocity[a] for s, a in zip(known, animals)]
+            split = identity.split_by_shapes(x, y, weights, expected, MIN_SHARE * self.scene.animal_area * units)
+            if split is not None:
+                for a, pixels in zip(animals, split[1]):
+                    self.shapes[a] = pixels
+                return split[0], True
+        centres = kernels.split_blob(x, y, weights, peaks, units)
+        if self.scene.elongated:
+            cell = identity.nearest_centre(x, y, centres, units)
+            for k, a in enumerate(animals):
+                self._remember(a, x[cell == k], y[cell == k])
+        return centres, False
 
     def _reclaim(self, owner: np.ndarray, obs: Observation, psr: np.ndarray, whole: np.ndarray) -> np.ndarray:
         """Repair a tracker in the wrong place, in ``owner``, once the error has held ``STRANDED_FRAMES`` frames
@@ -246,6 +293,7 @@ def track_chunk(
     confidence = np.zeros((total, n), np.float32)
     flags = np.zeros((total, n), np.uint8)
     blob = np.full((total, n), identity.UNASSIGNED, np.int32)
+    settled = np.zeros((total, n), bool)
     crops = CropRecorder(scene, start, total) if identities is not None else None
 
     # Decoded frames the identity crops will be cut from (the buffer's, and the latest): only those the
@@ -264,6 +312,7 @@ def track_chunk(
         confidence[i] = result.confidence
         flags[i] = result.flags
         blob[i] = result.blob
+        settled[i] = result.settled
         if crops is not None and crops.wants(obs.index):
             crops.record(originals[obs.index], obs, result.blob, tracker.units)
 
@@ -296,7 +345,8 @@ def track_chunk(
         done = slice(at, None, -1) if direction < 0 else slice(at, None)
         others = (confidence[done],) if crops is None else (confidence[done], crops.index[done])
         if params.episode_correction:
-            identity.correct_episodes(position[done], blob[done], flags[done], FLAG_CORRECTED, others)
+            identity.correct_episodes(position[done], blob[done], flags[done], FLAG_CORRECTED, others,
+                                      settled=settled[done])
     progress.stop()
     tracks = ChunkTracks(start, position, confidence, flags, first.index)
     if identities is None or crops is None:
