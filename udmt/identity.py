@@ -3,7 +3,8 @@
 One frame at a time, animals are matched to *slots* of blobs (a blob as large as k animals offers k slots, plus
 one costly extra slot because two animals on top of each other look like one) by a linear assignment on a cost
 matrix. Animals sharing a blob are then separated by a weighted k-means started from their filter peaks, so
-the learned appearance model decides who is where while they touch.
+the learned appearance model decides who is where while they touch; thin animals (worms, fish), which a
+nearest-centre cut would halve, are separated by their own shapes of the frame before (:func:`split_by_shapes`).
 
 Where one animal crosses over another the pixels of the shared blob cannot say who is who, so each touching
 episode of two animals is also judged as a whole once they are apart again (:func:`correct_episodes`): the
@@ -16,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
 from scipy.spatial import cKDTree
 
 from udmt.kernels import linear_sum_assignment

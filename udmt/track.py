@@ -14,9 +14,10 @@ After each pass over a chunk, every touching episode of two animals is judged as
 (``identity.correct_episodes``): the frame-by-frame split of a shared blob cannot tell two animals apart while
 one crosses over the other, but the way each one entered and left the episode can. Episodes that the shapes
 split throughout, the animals moving slowly, are left to the tracker: two worms lying across each other for
-seconds leave in directions their entry does not predict, while their shapes held them apart all along. The appearance model (features
-and filters) runs on an engine of ``udmt.filters``: the C++ kernels, the torch definition, or the GPU; the tests
-hold them to the same trajectories.
+seconds leave in directions their entry does not predict, while their shapes held them apart all along.
+
+The appearance model (features and filters) runs on an engine of ``udmt.filters``: the C++ kernels, the torch
+definition, or the GPU; the tests hold them to the same trajectories.
 """
 
 from __future__ import annotations
