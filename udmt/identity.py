@@ -138,14 +138,16 @@ def large_on_small(owner: np.ndarray, blobs: Blobs, animal_area: float, units: n
     return (a, int(fitting[np.argmax(blobs.areas[fitting])])) if len(fitting) else None
 
 
-def local_centroid(x: np.ndarray, y: np.ndarray, weights: np.ndarray, near: np.ndarray, radius: float) -> np.ndarray:
-    """Weighted centroid of the blob pixels within ``radius`` of ``near`` (the blob centroid if none are)."""
+def local_centroid(x: np.ndarray, y: np.ndarray, weights: np.ndarray, near: np.ndarray,
+                   radius: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Weighted centroid of the blob pixels within ``radius`` of ``near`` (the blob centroid if none are), and
+    which pixels it was taken from."""
     d2 = (x - near[0]) ** 2 + (y - near[1]) ** 2
     mine = d2 <= radius * radius
     if not mine.any() or weights[mine].sum() <= 0:
         mine = np.ones_like(d2, dtype=bool)
     w = weights[mine]
-    return np.array([(x[mine] * w).sum(), (y[mine] * w).sum()]) / max(w.sum(), 1e-9)
+    return np.array([(x[mine] * w).sum(), (y[mine] * w).sum()]) / max(w.sum(), 1e-9), mine
 
 
 def nearest_centre(x: np.ndarray, y: np.ndarray, centres: np.ndarray, sizes: np.ndarray) -> np.ndarray:

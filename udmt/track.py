@@ -93,10 +93,11 @@ class Tracker:
         self.filters.start(self.filters.features(obs.luma, self.position))
         self.started = True
         self.units = _sizes(obs, self.position, self.scene)
-        under = identity.blob_at(self.position, obs.blobs)
-        for a in np.flatnonzero(under >= 0):
-            if np.sum(under == under[a]) == 1:
-                self._remember(a, *obs.blobs.pixels(int(under[a])))
+        if self.scene.elongated:  # each animal alone in its blob: its first shape
+            under = identity.blob_at(self.position, obs.blobs)
+            for a in np.flatnonzero(under >= 0):
+                if np.sum(under == under[a]) == 1:
+                    self._remember(a, *obs.blobs.pixels(int(under[a])))
         n = len(self.position)
         flags, blob = np.full(n, FLAG_REFINED, np.uint8), np.full(n, identity.UNASSIGNED)
         return FrameResult(obs.index, self.position.copy(), np.ones(n, np.float32), flags, blob, np.zeros(n, bool))
@@ -134,8 +135,7 @@ class Tracker:
                     new[a] = obs.blobs.centroids[b]
                     self._remember(a, x, y)
                 else:
-                    new[a] = identity.local_centroid(x, y, weights, guess[a], 0.6 * self.body)
-                    near = (x - new[a, 0]) ** 2 + (y - new[a, 1]) ** 2 <= (0.6 * self.body) ** 2
+                    new[a], near = identity.local_centroid(x, y, weights, guess[a], 0.6 * self.body)
                     self._remember(a, x[near], y[near])
                 flags[a] = FLAG_REFINED
             else:
