@@ -32,9 +32,11 @@ def synth_video_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..
 
 
 @pytest.fixture(scope="session")
-def track_with(synth_video_factory: Callable[..., Path]) -> Callable[[str], object]:
-    """``track_with(engine) -> ChunkTracks``: 24 frames of three synthetic mice tracked with an untrained feature
-    net (seed 0) on the given ``udmt.filters`` engine, to hold the engines to the same trajectories."""
+def track_with(synth_video_factory: Callable[..., Path]) -> Callable[..., object]:
+    """``track_with(engine, scenario="mice") -> ChunkTracks``: a short synthetic video of three animals tracked with
+    an untrained feature net (seed 0) on the given ``udmt.filters`` engine, to hold the engines to the same
+    trajectories. "mice": 24 frames, compact animals; "worms": 48 frames in which thin worms touch, so that
+    ``Tracker._split`` shares blobs by the animals' shapes."""
     import torch
 
     from udmt.model import FeatureNet
@@ -43,12 +45,13 @@ def track_with(synth_video_factory: Callable[..., Path]) -> Callable[[str], obje
     from udmt.track import track_chunk
     from udmt.video import VideoReader
 
-    video = synth_video_factory("mice", n_frames=24, n_animals=3, size=320) / "video.mp4"
+    videos = {"mice": dict(n_frames=24, size=320), "worms": dict(n_frames=48, size=192)}
     params = Params(overlap_frames=8)
-    torch.manual_seed(0)
-    net = FeatureNet().eval()
 
-    def track(engine: str) -> object:
+    def track(engine: str, scenario: str = "mice") -> object:
+        video = synth_video_factory(scenario, n_animals=3, **videos[scenario]) / "video.mp4"
+        torch.manual_seed(0)
+        net = FeatureNet().eval()
         with VideoReader(video) as reader:
             scene = estimate_scene(reader, 3, params)
             return track_chunk(reader, scene, net, params, 0, reader.n_frames, engine=engine)

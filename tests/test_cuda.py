@@ -191,8 +191,9 @@ def test_batched_assignment_names_the_bad_problem() -> None:
 
 
 @needs_gpu
-def test_the_gpu_tracker_tracks_like_the_cpu_one(track_with: Callable[[str], ChunkTracks]) -> None:
-    cpu, gpu_tracks = track_with("kernels"), track_with("cuda")
+@pytest.mark.parametrize("scenario", ["mice", "worms"])
+def test_the_gpu_tracker_tracks_like_the_cpu_one(track_with: Callable[..., ChunkTracks], scenario: str) -> None:
+    cpu, gpu_tracks = track_with("kernels", scenario), track_with("cuda", scenario)
     np.testing.assert_allclose(gpu_tracks.position, cpu.position, atol=1e-2)
     np.testing.assert_allclose(gpu_tracks.confidence, cpu.confidence, atol=1e-3)
     np.testing.assert_array_equal(gpu_tracks.flags, cpu.flags)

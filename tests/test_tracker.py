@@ -272,9 +272,10 @@ def test_thin_animals_passing_side_by_side_keep_their_places() -> None:
     assert touching >= 70
 
 
-def test_kernel_filters_track_like_the_torch_reference(track_with: Callable[[str], ChunkTracks]) -> None:
+@pytest.mark.parametrize("scenario", ["mice", "worms"])
+def test_kernel_filters_track_like_the_torch_reference(track_with: Callable[..., ChunkTracks], scenario: str) -> None:
     """The C++ filter path and the torch definition give the same trajectories (an untrained net suffices)."""
-    fast, reference = track_with("kernels"), track_with("reference")
+    fast, reference = track_with("kernels", scenario), track_with("reference", scenario)
     np.testing.assert_allclose(fast.position, reference.position, atol=1e-3)
     np.testing.assert_allclose(fast.confidence, reference.confidence, atol=1e-4)  # PSR: the responses agree
     np.testing.assert_array_equal(fast.flags, reference.flags)
