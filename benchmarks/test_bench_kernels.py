@@ -124,3 +124,15 @@ def test_split_blob(benchmark, impl) -> None:
     starts = np.array([[10.0, 12.0], [30.0, 12.0], [50.0, 12.0]])
     benchmark.group = "split_blob 1300 px into 3"
     benchmark.pedantic(impl.split_blob, args=(x, y, weights, starts), rounds=100, warmup_rounds=2)
+
+
+@pytest.mark.parametrize("impl", [kernels, reference], ids=["udmt", "reference"])
+def test_split_blob_shaped(benchmark, impl) -> None:
+    """The same three mice shared by their body shapes (the k-means, then 8 shaped rounds)."""
+    x, y = rng.integers(0, 60, 1300), rng.integers(0, 25, 1300)
+    weights = rng.uniform(0, 30, 1300)
+    starts = np.array([[10.0, 12.0], [30.0, 12.0], [50.0, 12.0]])
+    body = ((24.0 / 4) ** 2, (7.0 / np.pi) ** 2)  # a 24 px mouse of 170 px² at working resolution
+    benchmark.group = "split_blob_shaped 1300 px into 3"
+    benchmark.pedantic(impl.split_blob_shaped, args=(x, y, weights, starts, np.ones(3), body), rounds=100,
+                       warmup_rounds=2)

@@ -12,7 +12,8 @@ from scipy import ndimage
 from udmt import identity
 from udmt.initialise import place_animals
 from udmt.params import Params
-from udmt.scene import Observation, Scene, _single_animal_stats, binary_opening, find_blobs, quartiles
+from udmt.scene import (Observation, Scene, _single_animal_stats, binary_opening, find_blobs, principal_axis,
+                        quartiles)
 from udmt.filters import peak_and_psr
 from udmt.track import STRANDED_FRAMES, ChunkTracks, Tracker, _sizes
 from udmt.identity import UNASSIGNED, Episode
@@ -270,6 +271,59 @@ def test_thin_animals_passing_side_by_side_keep_their_places() -> None:
         np.testing.assert_array_equal(result.settled, merged)  # placed by shape while touching, moving slowly
         touching += merged.all()
     assert touching >= 70
+
+
+def _mouse_passing_a_resting_one(t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Foreground of two mouse-like ellipses (40 × 14 px): one resting across the frame at (60, 60), one walking
+    down past its right end at 1 px/frame, the two in a T for about 40 frames; and their true centres."""
+    yy, xx = np.mgrid[0:120, 0:160]
+    walker = (84.0, 10.0 + t)
+    bodies = np.zeros((120, 160), bool)
+    for (cx, cy), (cos, sin) in zip([(60.0, 60.0), walker], [(1.0, 0.0), (0.0, 1.0)]):
+        dx, dy = xx - cx, yy - cy
+        bodies |= ((dx * cos + dy * sin) / 20.0) ** 2 + ((dy * cos - dx * sin) / 7.0) ** 2 <= 1
+    return np.where(bodies, 50.0, 0.0).astype(np.float32), np.array([(60.0, 60.0), walker])
+
+
+def test_principal_axis_of_a_body_and_of_spots_without_one() -> None:
+    yy, xx = np.mgrid[0:80, 0:80]
+    c, s = np.cos(np.radians(30)), np.sin(np.radians(30))
+    dx, dy = xx - 40.0, yy - 40.0
+    y, x = np.nonzero(((dx * c + dy * s) / 20.0) ** 2 + ((dy * c - dx * s) / 7.0) ** 2 <= 1)
+    assert np.degrees(principal_axis(x, y, np.ones(len(x)))) == pytest.approx(30.0, abs=1.0)
+    y, x = np.nonzero(dx**2 + dy**2 <= 100)
+    assert np.isnan(principal_axis(x, y, np.ones(len(x))))  # a round spot
+    assert np.isnan(principal_axis(np.array([3]), np.array([4]), np.ones(1)))  # a point
+    assert np.isnan(principal_axis(x, y, np.zeros(len(x))))  # no weight
+
+
+def test_a_mouse_walking_past_a_resting_one_is_placed_on_its_own_body() -> None:
+    """In the T the two mice form, each tracker keeps to its own body's centre (within 1 px; a k-means split of
+    the T is 3–4 px off, ``test_bodies_lying_across_each_other_keep_their_centres_and_axes``)."""
+    import torch
+
+    from udmt.model import FeatureNet
+
+    diff, truth = _mouse_passing_a_resting_one(0)
+    scene = Scene(factor=1, background=np.full(diff.shape, 200.0, np.float32), polarity=-1, noise=1.0,
+                  threshold=10.0, animal_area=float(np.pi * 20 * 7), body_length=40.0, n_animals=2, animals_seen=2)
+    assert not scene.elongated
+
+    def observe(t: int) -> tuple[Observation, np.ndarray]:
+        d, true = _mouse_passing_a_resting_one(t)
+        return Observation(t, (200 - d).astype(np.uint8), d, find_blobs(d, 10.0, min_area=4)), true
+
+    torch.manual_seed(0)
+    tracker = Tracker(scene, FeatureNet().eval(), Params(), truth)
+    tracker.start(observe(0)[0])
+    touching = 0
+    for t in range(1, 101):
+        obs, true = observe(t)
+        result = tracker.step(obs)
+        if (result.flags == FLAG_MERGED).all():
+            touching += 1
+            np.testing.assert_allclose(result.position, true, atol=1.0)
+    assert touching >= 30
 
 
 @pytest.mark.parametrize("scenario", ["mice", "worms"])

@@ -22,7 +22,7 @@ from torch import nn
 from udmt.kernels import linear_sum_assignment
 from udmt.params import Params
 from udmt.progress import SILENT, Progress
-from udmt.scene import Blobs, Observation, Scene, observe
+from udmt.scene import Blobs, Observation, Scene, observe, principal_axis
 from udmt.video import VideoReader
 
 CROP = 64  # classifier input side, pixels: about one per original pixel, where the individual texture is
@@ -71,14 +71,12 @@ class IdentityNet(nn.Module):
 
 
 def body_axes(blobs: Blobs, diff: np.ndarray, which: np.ndarray) -> np.ndarray:
-    """Angle (radians) of the major axis of each blob in ``which``, from its foreground-weighted moments."""
+    """Angle (radians) of the major axis of each blob in ``which``, from its foreground-weighted moments (0 for a
+    round blob)."""
     angles = np.zeros(len(which))
     for k, b in enumerate(which):
         x, y = blobs.pixels(int(b))
-        w = np.clip(diff[y, x], 1e-6, None)
-        mx, my = np.average(x, weights=w), np.average(y, weights=w)
-        dx, dy = x - mx, y - my
-        angles[k] = 0.5 * np.arctan2(2 * np.average(dx * dy, weights=w), np.average(dx * dx - dy * dy, weights=w))
+        angles[k] = np.nan_to_num(principal_axis(x, y, np.clip(diff[y, x], 1e-6, None).astype(np.float64)))
     return angles
 
 

@@ -114,6 +114,20 @@ class Blobs:
         return xx + sx.start, yy + sy.start
 
 
+NO_AXIS = 1e-9  # px² per unit weight: below it a spread of pixels has no principal axis (a point, a round spot)
+
+
+def principal_axis(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float:
+    """Angle (radians) of the major axis of pixels (x, y) from their weighted second moments; NaN where they have
+    none (no weight, a point, a round spot)."""
+    total = float(weights.sum())
+    if total <= 0:
+        return float("nan")
+    dx, dy = x - np.dot(weights, x) / total, y - np.dot(weights, y) / total
+    sxy, sdiff = 2 * np.dot(weights, dx * dy), np.dot(weights, dx * dx - dy * dy)
+    return float("nan") if np.hypot(sxy, sdiff) <= NO_AXIS * total else float(0.5 * np.arctan2(sxy, sdiff))
+
+
 @dataclass
 class Observation:
     """A frame prepared for tracking: working-resolution image, its foreground evidence and blobs."""

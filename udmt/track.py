@@ -3,9 +3,10 @@
 One :class:`Tracker` follows N animals through consecutive frames (forward or backward in time). Per frame:
 crop a search window around each animal's predicted position → feature net → correlation-filter response
 (where does this animal's learned appearance match best?) → match animals to foreground blobs on a cost
-matrix → refine each position on its blob (the centroid of a blob it owns alone; in a blob it shares, a k-means
-share weighted by each animal's size, or for elongated animals the pixels nearest its own shape of the frame
-before, ``Tracker._split``) → update each filter at the refined position, slowly while animals touch
+matrix → refine each position on its blob (the centroid of a blob it owns alone; in a blob it shares, an
+animal-shaped share along each animal's own body axis, weighted by its size, or for elongated animals the pixels
+nearest its own shape of the frame before, ``Tracker._split``) → update each filter at the refined position,
+slowly while animals touch
 so a neighbour's appearance does not overwrite the model. A tracker left on another animal while some animal
 goes unclaimed is moved to it, and a large animal's tracker left on a small animal exchanges places with a small
 animal's tracker on the large one (``Tracker._reclaim``).
@@ -36,7 +37,7 @@ from udmt.initialise import find_start
 from udmt.model import FeatureNet
 from udmt.params import Params
 from udmt.progress import SILENT, Progress
-from udmt.scene import Observation, Scene, observe_working, working_luma
+from udmt.scene import Observation, Scene, observe_working, principal_axis, working_luma
 from udmt.store import FLAG_CORRECTED, FLAG_LOST, FLAG_MERGED, FLAG_REFINED
 from udmt.video import VideoReader
 
@@ -71,6 +72,7 @@ class Tracker:
     filters: FilterBank = field(init=False)  # each animal's appearance model
     started: bool = field(init=False, default=False)  # start() has learned the first filters
     shapes: list[np.ndarray | None] = field(init=False)  # elongated animals' last pixels (working px); None: unknown
+    axes: np.ndarray = field(init=False)  # compact animals' last body axes (radians); NaN: unknown
 
     def __post_init__(self) -> None:
         n = len(self.position)
@@ -79,9 +81,12 @@ class Tracker:
         self.missing = np.zeros(n, dtype=int)
         self.units = np.ones(n, dtype=int)
         self.shapes = [None] * n
+        self.axes = np.full(n, np.nan)
         p = self.params
         self.body = self.scene.body_length / self.scene.factor  # working px
         self.width = self.scene.animal_area / self.body  # working px, an animal's mean width
+        # variances along and across the body of an ellipse of the animal's length and area (working px²)
+        self.body_shape = ((self.body / 4) ** 2, (self.width / np.pi) ** 2)
         self.window_side = p.search_scale * self.body
         self.map_size = p.patch // 2
         self.cell = self.window_side / self.map_size  # working px per feature-map pixel
@@ -93,11 +98,11 @@ class Tracker:
         self.filters.start(self.filters.features(obs.luma, self.position))
         self.started = True
         self.units = _sizes(obs, self.position, self.scene)
-        if self.scene.elongated:  # each animal alone in its blob: its first shape
-            under = identity.blob_at(self.position, obs.blobs)
-            for a in np.flatnonzero(under >= 0):
-                if np.sum(under == under[a]) == 1:
-                    self._remember(a, *obs.blobs.pixels(int(under[a])))
+        under = identity.blob_at(self.position, obs.blobs)
+        for a in np.flatnonzero(under >= 0):  # each animal alone in its blob: its first shape or body axis
+            if np.sum(under == under[a]) == 1:
+                x, y = obs.blobs.pixels(int(under[a]))
+                self._remember(a, x, y, np.clip(obs.diff[y, x], 0.0, None))
         n = len(self.position)
         flags, blob = np.full(n, FLAG_REFINED, np.uint8), np.full(n, identity.UNASSIGNED)
         return FrameResult(obs.index, self.position.copy(), np.ones(n, np.float32), flags, blob, np.zeros(n, bool))
@@ -133,10 +138,10 @@ class Tracker:
                 single = bool(self.scene.is_single(obs.blobs.areas[b] / self.units[a]))
                 if single:
                     new[a] = obs.blobs.centroids[b]
-                    self._remember(a, x, y)
+                    self._remember(a, x, y, weights)
                 else:
                     new[a], near = identity.local_centroid(x, y, weights, guess[a], 0.6 * self.body)
-                    self._remember(a, x[near], y[near])
+                    self._remember(a, x[near], y[near], weights[near])
                 flags[a] = FLAG_REFINED
             else:
                 new[animals], by_shape[animals] = self._split(animals, x, y, weights, guess[animals])
@@ -145,6 +150,7 @@ class Tracker:
         flags[lost] = FLAG_LOST
         for a in np.flatnonzero(lost | reclaimed):
             self.shapes[a] = None
+            self.axes[a] = np.nan
         self.missing = np.where(lost, self.missing + 1, 0)
 
         moved = new - self.position
@@ -161,20 +167,32 @@ class Tracker:
         confidence = np.where(lost, np.minimum(confidence, 0.2), confidence).astype(np.float32)
         return FrameResult(obs.index, new.copy(), confidence, flags, owner, settled)
 
-    def _remember(self, animal: int, x: np.ndarray, y: np.ndarray) -> None:
-        """Keep an elongated animal's pixels as its shape for the next frame's split (``_split``)."""
+    def _remember(self, animal: int, x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> None:
+        """Keep what the next frame's split (``_split``) starts from: an elongated animal's pixels as its shape, a
+        compact animal's body axis."""
         if self.scene.elongated:
             self.shapes[animal] = np.stack([x, y], axis=1).astype(np.float64) if len(x) else None
+        else:
+            self.axes[animal] = principal_axis(x, y, weights)
 
     def _split(self, animals: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray,
                peaks: np.ndarray) -> tuple[np.ndarray, bool]:  # fmt: skip
         """Positions of ``animals`` sharing one blob of pixels (x, y), and whether their shapes placed them.
-        Elongated animals whose shapes are known share it by their shapes moved by their velocities
-        (``identity.split_by_shapes``); otherwise, or where a shape no longer fits, a k-means split started from
-        the filter peaks decides, each animal weighted by its size (its pixels there become its shape)."""
+
+        Compact animals (mice, flies) take animal-shaped shares: started from the filter peaks and from each
+        animal's body axis of the frame before, each animal is an ellipse of its size along its own body axis
+        (``kernels.split_blob_shaped``), so two bodies lying across each other are not cut into halves of both.
+        Elongated animals bend, so no ellipse fits them: those whose
+        shapes are known share the blob by their shapes moved by their velocities (``identity.split_by_shapes``);
+        otherwise, or where a shape no longer fits, a k-means split started from the filter peaks decides, each
+        animal weighted by its size (its pixels there become its shape)."""
         units = self.units[animals]
+        if not self.scene.elongated:
+            centres, self.axes[animals] = kernels.split_blob_shaped(x, y, weights, peaks, units, self.body_shape,
+                                                                    self.axes[animals])
+            return centres, False
         known = [self.shapes[a] for a in animals]
-        if self.scene.elongated and all(s is not None for s in known):
+        if all(s is not None for s in known):
             expected = [s + self.velocity[a] for s, a in zip(known, animals)]
             split = identity.split_by_shapes(x, y, weights, expected, MIN_SHARE * self.scene.animal_area * units)
             if split is not None:
@@ -182,10 +200,9 @@ class Tracker:
                     self.shapes[a] = pixels
                 return split[0], True
         centres = kernels.split_blob(x, y, weights, peaks, units)
-        if self.scene.elongated:
-            cell = identity.nearest_centre(x, y, centres, units)
-            for k, a in enumerate(animals):
-                self._remember(a, x[cell == k], y[cell == k])
+        cell = identity.nearest_centre(x, y, centres, units)
+        for k, a in enumerate(animals):
+            self._remember(a, x[cell == k], y[cell == k], weights[cell == k])
         return centres, False
 
     def _reclaim(self, owner: np.ndarray, obs: Observation, psr: np.ndarray, whole: np.ndarray) -> np.ndarray:

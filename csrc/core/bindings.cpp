@@ -91,8 +91,8 @@ py::tuple label_blobs(carray<std::uint8_t> mask, carray<float> diff, double seed
   return py::make_tuple(labels, areas, centroids, boxes);
 }
 
-py::array_t<double> split_blob(carray<std::int64_t> x, carray<std::int64_t> y, carray<double> weights,
-                               carray<double> starts, carray<double> sizes, int iterations) {
+void check_split_arguments(const carray<std::int64_t>& x, const carray<std::int64_t>& y,
+                           const carray<double>& weights, const carray<double>& starts, const carray<double>& sizes) {
   const auto n = x.size();
   if (x.ndim() != 1 || y.ndim() != 1 || weights.ndim() != 1 || y.size() != n || weights.size() != n) {
     throw std::invalid_argument("x, y and weights must be 1-D arrays of one length");
@@ -102,18 +102,43 @@ py::array_t<double> split_blob(carray<std::int64_t> x, carray<std::int64_t> y, c
   for (py::ssize_t c = 0; c < sizes.shape(0); ++c) {
     if (!(sizes.data()[c] > 0.0)) throw std::invalid_argument("sizes must be positive");
   }
+}
+
+py::array_t<double> split_blob(carray<std::int64_t> x, carray<std::int64_t> y, carray<double> weights,
+                               carray<double> starts, carray<double> sizes, int iterations) {
+  check_split_arguments(x, y, weights, starts, sizes);
   py::array_t<double> centres({starts.shape(0), static_cast<py::ssize_t>(2)});
   std::copy(starts.data(), starts.data() + starts.size(), centres.mutable_data());
-  const auto* px = x.data();
-  const auto* py_ = y.data();
-  const auto* pw = weights.data();
   auto* out = centres.mutable_data();
-  const int k = static_cast<int>(starts.shape(0));
+  const int n = static_cast<int>(x.size()), k = static_cast<int>(starts.shape(0));
   {
     py::gil_scoped_release release;
-    udmt::blobs::split(px, py_, pw, static_cast<int>(n), k, iterations, sizes.data(), out);
+    udmt::blobs::split(x.data(), y.data(), weights.data(), n, k, iterations, sizes.data(), out);
   }
   return centres;
+}
+
+py::tuple split_blob_shaped(carray<std::int64_t> x, carray<std::int64_t> y, carray<double> weights,
+                            carray<double> starts, carray<double> sizes, carray<double> axes_before, int iterations,
+                            int shaped_iterations, double major, double minor) {
+  check_split_arguments(x, y, weights, starts, sizes);
+  if (!(major > 0.0) || !(minor > 0.0)) throw std::invalid_argument("the body's variances must be positive");
+  const auto k = starts.shape(0);
+  if (axes_before.ndim() != 1 || axes_before.shape(0) != k) throw std::invalid_argument("angles must be (k,)");
+  py::array_t<double> centres({k, static_cast<py::ssize_t>(2)});
+  py::array_t<double> angles(k);
+  std::copy(starts.data(), starts.data() + starts.size(), centres.mutable_data());
+  std::copy(axes_before.data(), axes_before.data() + k, angles.mutable_data());
+  auto* out = centres.mutable_data();
+  auto* axes = angles.mutable_data();
+  const int n = static_cast<int>(x.size());
+  {
+    py::gil_scoped_release release;
+    udmt::blobs::split(x.data(), y.data(), weights.data(), n, static_cast<int>(k), iterations, sizes.data(), out);
+    udmt::blobs::split_shaped(x.data(), y.data(), weights.data(), n, static_cast<int>(k), shaped_iterations,
+                              sizes.data(), major, minor, out, axes);
+  }
+  return py::make_tuple(centres, angles);
 }
 
 // Leading dimensions of an (..., H, W) array flattened into one plane count.
@@ -335,6 +360,9 @@ PYBIND11_MODULE(_core, m) {
         "4-connected components kept by area and seed: (labels, areas, centroids, boxes [y0, y1, x0, x1)).");
   m.def("split_blob", &split_blob, py::arg("x"), py::arg("y"), py::arg("weights"), py::arg("starts"),
         py::arg("sizes"), py::arg("iterations"), "Weighted k-means of one blob's pixels from the given centres.");
+  m.def("split_blob_shaped", &split_blob_shaped, py::arg("x"), py::arg("y"), py::arg("weights"), py::arg("starts"),
+        py::arg("sizes"), py::arg("angles"), py::arg("iterations"), py::arg("shaped_iterations"), py::arg("major"),
+        py::arg("minor"), "split_blob, then refined with each animal's body shape: (centres, body-axis angles).");
   m.def("crop_resize", &crop_resize, py::arg("frame"), py::arg("centres"), py::arg("sides"), py::arg("size"),
         "Batched bilinear crop-and-resize of square windows (pixel-centre coordinates, borders replicated).");
   m.def("rfft2", &rfft2, py::arg("x"),

@@ -1,6 +1,7 @@
 #include "blobs.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace udmt::blobs {
@@ -130,6 +131,135 @@ void split(const std::int64_t* x, const std::int64_t* y, const double* weight, i
       }
     }
   }
+}
+
+namespace {
+
+constexpr double kNoAxis = 1e-9;  // px² per unit weight: below it the pixels have no principal axis
+
+// Weighted sums of each animal's pixels: w, wx, wy, wxx, wyy, wxy.
+struct Moments {
+  double w = 0.0, x = 0.0, y = 0.0, xx = 0.0, yy = 0.0, xy = 0.0;
+  void add(double weight, double px, double py) {
+    w += weight;
+    x += weight * px;
+    y += weight * py;
+    xx += weight * px * px;
+    yy += weight * py * py;
+    xy += weight * px * py;
+  }
+  // Principal axis of the pixels about (cx, cy); `otherwise` where they have none (a point, or a round spread).
+  double angle(double cx, double cy, double otherwise) const {
+    const double sxx = xx - 2.0 * cx * x + cx * cx * w, syy = yy - 2.0 * cy * y + cy * cy * w;
+    const double sxy = xy - cx * y - cy * x + cx * cy * w;
+    if (std::hypot(2.0 * sxy, sxx - syy) <= kNoAxis * w) return otherwise;
+    return 0.5 * std::atan2(2.0 * sxy, sxx - syy);
+  }
+};
+
+// The pixels of one shared blob and the animals' body Gaussians (inverse variances along and across × size,
+// and the log-determinant minus twice the log share of the sizes).
+struct ShapedBlob {
+  const std::int64_t* x;
+  const std::int64_t* y;
+  const double* weight;
+  int n, k;
+  std::vector<double> inv_along, inv_across, offset;
+
+  // Each pixel given to the animal of least cost (the first on ties), its weighted sums added to that animal's;
+  // returns the weighted total of the least costs.
+  double assign(const double* centres, const double* angles, std::vector<Moments>& cells) const {
+    std::vector<double> cosine(k), sine(k);
+    for (int c = 0; c < k; ++c) {
+      cosine[c] = std::cos(angles[c]);
+      sine[c] = std::sin(angles[c]);
+    }
+    std::fill(cells.begin(), cells.end(), Moments{});
+    double total = 0.0;
+    for (int i = 0; i < n; ++i) {
+      const double px = static_cast<double>(x[i]), py = static_cast<double>(y[i]);
+      int nearest = 0;
+      double best = std::numeric_limits<double>::infinity();
+      for (int c = 0; c < k; ++c) {
+        const double dx = px - centres[2 * c], dy = py - centres[2 * c + 1];
+        const double u = dx * cosine[c] + dy * sine[c], v = dy * cosine[c] - dx * sine[c];
+        const double cost = u * u * inv_along[c] + v * v * inv_across[c] + offset[c];
+        if (cost < best) {
+          best = cost;
+          nearest = c;
+        }
+      }
+      cells[nearest].add(weight[i], px, py);
+      total += weight[i] * best;
+    }
+    return total;
+  }
+
+  // `iterations` rounds of hard EM from (centres, angles), both updated; returns the fit's cost.
+  double fit(int iterations, double* centres, double* angles) const {
+    std::vector<Moments> cells(static_cast<std::size_t>(k));
+    for (int it = 0; it < iterations; ++it) {
+      assign(centres, angles, cells);
+      for (int c = 0; c < k; ++c) {
+        if (cells[c].w > 0.0) {
+          centres[2 * c] = cells[c].x / cells[c].w;
+          centres[2 * c + 1] = cells[c].y / cells[c].w;
+          angles[c] = cells[c].angle(centres[2 * c], centres[2 * c + 1], angles[c]);
+        }
+      }
+    }
+    return assign(centres, angles, cells);
+  }
+};
+
+}  // namespace
+
+void split_shaped(const std::int64_t* x, const std::int64_t* y, const double* weight, int n, int k, int iterations,
+                  const double* sizes, double major, double minor, double* centres, double* angles) {
+  ShapedBlob blob{x, y, weight, n, k, std::vector<double>(k), std::vector<double>(k), std::vector<double>(k)};
+  double total = 0.0;
+  for (int c = 0; c < k; ++c) total += sizes[c];
+  for (int c = 0; c < k; ++c) {
+    blob.inv_along[c] = 1.0 / (major * sizes[c]);
+    blob.inv_across[c] = 1.0 / (minor * sizes[c]);
+    blob.offset[c] = std::log(major * sizes[c] * minor * sizes[c]) - 2.0 * std::log(sizes[c] / total);
+  }
+  std::vector<Moments> cells(static_cast<std::size_t>(k));
+  for (int i = 0; i < n; ++i) {  // the k-means cells' axes
+    const double px = static_cast<double>(x[i]), py = static_cast<double>(y[i]);
+    int nearest = 0;
+    double best = std::numeric_limits<double>::infinity();
+    for (int c = 0; c < k; ++c) {
+      const double dx = px - centres[2 * c], dy = py - centres[2 * c + 1];
+      const double d2 = (dx * dx + dy * dy) / sizes[c];
+      if (d2 < best) {
+        best = d2;
+        nearest = c;
+      }
+    }
+    cells[nearest].add(weight[i], px, py);
+  }
+  std::vector<double> cell_axes(k), given(angles, angles + k);
+  bool any_given = false;
+  for (int c = 0; c < k; ++c) {
+    cell_axes[c] = cells[c].angle(centres[2 * c], centres[2 * c + 1], 0.0);
+    any_given = any_given || !std::isnan(given[c]);
+    if (std::isnan(given[c])) given[c] = cell_axes[c];
+  }
+  // From the axes given (the frame before), and where some were given also from the k-means cells' axes: hard EM
+  // finds a local optimum, and a wrong axis carried from the frame before would hold itself; the better fit wins.
+  std::vector<double> from_given(centres, centres + 2 * k);
+  const double given_cost = blob.fit(iterations, from_given.data(), given.data());
+  if (any_given) {
+    std::vector<double> from_cells(centres, centres + 2 * k);
+    if (blob.fit(iterations, from_cells.data(), cell_axes.data()) < given_cost) {
+      std::copy(from_cells.begin(), from_cells.end(), centres);
+      std::copy(cell_axes.begin(), cell_axes.end(), angles);
+      return;
+    }
+  }
+  std::copy(from_given.begin(), from_given.end(), centres);
+  std::copy(given.begin(), given.end(), angles);
 }
 
 }  // namespace udmt::blobs

@@ -9,7 +9,7 @@ return numpy arrays on the CPU; their GPU twins on torch CUDA tensors (``udmt._c
 from __future__ import annotations
 
 from udmt.kernels.assignment import linear_sum_assignment, linear_sum_assignment_batch
-from udmt.kernels.blobs import label_blobs, split_blob
+from udmt.kernels.blobs import label_blobs, split_blob, split_blob_shaped
 from udmt.kernels.crop import crop_resize
 from udmt.kernels.downscale import block_mean
 from udmt.kernels.dcf import (
@@ -41,4 +41,5 @@ __all__ = [
     "linear_sum_assignment_batch",
     "rfft2",
     "split_blob",
+    "split_blob_shaped",
 ]

@@ -1,6 +1,7 @@
 """Foreground blobs of a frame (``udmt._core``): connected components with their measurements in one pass, and
-the weighted k-means that shares a blob between the animals touching in it. Every frame passes through the
-first, every frame with touching animals through the second."""
+the weighted k-means that shares a blob between the animals touching in it (refined, where the animals' body
+shape is known, by each animal's own body axis). Every frame passes through the first, every frame with touching
+animals through the second."""
 
 from __future__ import annotations
 
@@ -35,3 +36,19 @@ def split_blob(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts: np.nda
     return _core.split_blob(np.ascontiguousarray(x, dtype=np.int64), np.ascontiguousarray(y, dtype=np.int64),
                             np.ascontiguousarray(weights, dtype=np.float64), starts,
                             np.ascontiguousarray(sizes, dtype=np.float64), int(iterations))
+
+
+def split_blob_shaped(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
+                      shape: tuple[float, float], angles: np.ndarray | None = None, iterations: int = 6,
+                      shaped_iterations: int = 8) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """``split_blob``, then each animal a Gaussian of variances ``shape`` = (along, across its body) × its size
+    along its own body axis (hard EM), started from ``angles`` (radians, e.g. the frame before; NaN or None: the
+    axis of the animal's k-means pixels) and, where any was given, from the k-means axes alone, keeping the better
+    fit. Bodies lying across each other are told apart by their directions, where k-means would cut them into
+    halves of both. Returns the centres (k, 2) and their body axes' angles (k,)."""
+    starts = np.ascontiguousarray(starts, dtype=np.float64).reshape(-1, 2)
+    angles = np.full(len(starts), np.nan) if angles is None else np.ascontiguousarray(angles, dtype=np.float64)
+    return _core.split_blob_shaped(np.ascontiguousarray(x, dtype=np.int64), np.ascontiguousarray(y, dtype=np.int64),
+                                   np.ascontiguousarray(weights, dtype=np.float64), starts,
+                                   np.ascontiguousarray(sizes, dtype=np.float64), angles, int(iterations),
+                                   int(shaped_iterations), float(shape[0]), float(shape[1]))

@@ -213,3 +213,66 @@ def split_blob(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts: np.nda
             if total > 0:
                 centres[k] = (pts[mine] * weights[mine, None]).sum(axis=0) / total
     return centres
+
+
+NO_AXIS = 1e-9  # px² per unit weight: below it the pixels have no principal axis (udmt.scene.NO_AXIS)
+
+
+def _principal_angle(pts: np.ndarray, weights: np.ndarray, centre: np.ndarray, otherwise: float) -> float:
+    """Angle of the principal axis of weighted pixels about ``centre``; ``otherwise`` where they have none (a
+    point, or a round spread)."""
+    dx, dy = pts[:, 0] - centre[0], pts[:, 1] - centre[1]
+    sxy, sdiff = 2 * (weights * dx * dy).sum(), (weights * (dx * dx - dy * dy)).sum()
+    return otherwise if np.hypot(sxy, sdiff) <= NO_AXIS * weights.sum() else float(0.5 * np.arctan2(sxy, sdiff))
+
+
+def _shaped_fit(pts: np.ndarray, weights: np.ndarray, centres: np.ndarray, angles: np.ndarray, along: np.ndarray,
+                across: np.ndarray, offset: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Hard EM of the animals' body Gaussians from (centres, angles): the fitted centres and angles, and the
+    weighted total of each pixel's least cost."""
+    centres, angles = centres.copy(), angles.copy()
+
+    def assign() -> tuple[np.ndarray, float]:
+        d = pts[:, None, :] - centres[None, :, :]
+        cos, sin = np.cos(angles)[None], np.sin(angles)[None]
+        u, v = d[..., 0] * cos + d[..., 1] * sin, d[..., 1] * cos - d[..., 0] * sin
+        cost = u * u / along + v * v / across + offset
+        nearest = np.argmin(cost, axis=1)
+        return nearest, float((weights * cost[np.arange(len(pts)), nearest]).sum())
+
+    for _ in range(iterations):
+        nearest, _ = assign()
+        for k in range(len(centres)):
+            mine = nearest == k
+            total = weights[mine].sum()
+            if total > 0:
+                centres[k] = (pts[mine] * weights[mine, None]).sum(axis=0) / total
+                angles[k] = _principal_angle(pts[mine], weights[mine], centres[k], angles[k])
+    return centres, angles, assign()[1]
+
+
+def split_blob_shaped(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
+                      shape: tuple[float, float], angles: np.ndarray | None = None, iterations: int = 6,
+                      shaped_iterations: int = 8) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """``split_blob``, then each animal a Gaussian of variances ``shape`` = (along, across its body) × its size,
+    turned to its body axis: each round gives every pixel to the animal of least Mahalanobis distance +
+    log-determinant - 2 log(share of the sizes) (first on ties), then moves each animal that received weight to its
+    pixels' weighted mean and turns it to their principal axis. Started from ``angles`` (NaN or None: the axis of
+    the animal's k-means pixels) and, where any was given, from the k-means axes alone; the fit of least total
+    cost wins (the given start on ties). Returns the centres and the axes' angles."""
+    pts = np.stack([x, y], axis=1).astype(np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    sizes = np.asarray(sizes, dtype=np.float64)
+    centres = split_blob(x, y, weights, starts, sizes, iterations)
+    nearest = np.argmin(((pts[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2) / sizes[None], axis=1)
+    cell_axes = np.array([_principal_angle(pts[nearest == k], weights[nearest == k], centre, 0.0)
+                          for k, centre in enumerate(centres)])
+    given = np.full(len(centres), np.nan) if angles is None else np.asarray(angles, dtype=np.float64)
+    along, across = shape[0] * sizes, shape[1] * sizes
+    offset = np.log(along * across) - 2 * np.log(sizes / sizes.sum())
+    fit = _shaped_fit(pts, weights, centres, np.where(np.isnan(given), cell_axes, given), along, across, offset,
+                      shaped_iterations)
+    if not np.isnan(given).all():
+        other = _shaped_fit(pts, weights, centres, cell_axes, along, across, offset, shaped_iterations)
+        fit = other if other[2] < fit[2] else fit
+    return fit[0], fit[1]
