@@ -6,10 +6,9 @@ crop a search window around each animal's predicted position → feature net →
 matrix → refine each position on its blob (the centroid of a blob it owns alone; in a blob it shares, an
 animal-shaped share along each animal's own body axis, weighted by its size, or for elongated animals the pixels
 nearest its own shape of the frame before, ``Tracker._split``) → update each filter at the refined position,
-slowly while animals touch
-so a neighbour's appearance does not overwrite the model. A tracker left on another animal while some animal
-goes unclaimed is moved to it, and a large animal's tracker left on a small animal exchanges places with a small
-animal's tracker on the large one (``Tracker._reclaim``).
+slowly while animals touch so a neighbour's appearance does not overwrite the model. A tracker left on another
+animal while some animal goes unclaimed is moved to it, and a large animal's tracker left on a small animal
+exchanges places with a small animal's tracker on the large one (``Tracker._reclaim``).
 
 After each pass over a chunk, every touching episode of two animals is judged as a whole
 (``identity.correct_episodes``): the frame-by-frame split of a shared blob cannot tell two animals apart while
@@ -182,10 +181,10 @@ class Tracker:
         Compact animals (mice, flies) take animal-shaped shares: started from the filter peaks and from each
         animal's body axis of the frame before, each animal is an ellipse of its size along its own body axis
         (``kernels.split_blob_shaped``), so two bodies lying across each other are not cut into halves of both.
-        Elongated animals bend, so no ellipse fits them: those whose
-        shapes are known share the blob by their shapes moved by their velocities (``identity.split_by_shapes``);
-        otherwise, or where a shape no longer fits, a k-means split started from the filter peaks decides, each
-        animal weighted by its size (its pixels there become its shape)."""
+        Elongated animals bend, so no ellipse fits them: those whose shapes are known share the blob by their
+        shapes moved by their velocities (``identity.split_by_shapes``); otherwise, or where a shape no longer
+        fits, a k-means split started from the filter peaks decides, each animal weighted by its size (its pixels
+        there become its shape)."""
         units = self.units[animals]
         if not self.scene.elongated:
             centres, self.axes[animals] = kernels.split_blob_shaped(x, y, weights, peaks, units, self.body_shape,
