@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -15,7 +15,7 @@ from udmt.params import Params
 from udmt.scene import (Observation, Scene, _single_animal_stats, binary_opening, find_blobs, principal_axis,
                         quartiles)
 from udmt.filters import peak_and_psr
-from udmt.track import STRANDED_FRAMES, ChunkTracks, Tracker, _sizes
+from udmt.track import STRANDED_FRAMES, ChunkTracks, FrameResult, Tracker, _sizes
 from udmt.identity import UNASSIGNED, Episode
 from udmt.store import FLAG_CORRECTED, FLAG_MERGED, FLAG_REFINED
 
@@ -243,29 +243,40 @@ def test_split_by_shapes_keeps_each_body_whole_where_the_nearest_centre_cuts_it(
     assert identity.split_by_shapes(x, y, weights, [shapes[0], shapes[1] + [0.0, 40.0]], np.full(2, 24.0)) is None
 
 
-def test_thin_animals_passing_side_by_side_keep_their_places() -> None:
-    """Two worms crawl past each other, touching for 80 frames: split by their shapes, each tracker stays on its
-    own worm, exactly; a nearest-centre split would cut the pair's blob across both worms and swap them."""
+def _track_drawn(draw: Callable[[int], tuple[np.ndarray, np.ndarray]], scene: Scene,
+                 frames: int) -> Iterator[tuple[FrameResult, np.ndarray]]:  # fmt: skip
+    """Track the foreground ``draw(t)`` -> (diff, true centres) draws for t in [0, frames), started on the true
+    centres with an untrained net; yields each later frame's result with its true centres."""
     import torch
 
     from udmt.model import FeatureNet
 
-    diff, truth = _thin_bars(0)
-    scene = Scene(factor=1, background=np.full(diff.shape, 200.0, np.float32), polarity=-1, noise=1.0,
-                  threshold=10.0, animal_area=120.0, body_length=40.0, n_animals=2, animals_seen=2)
-    assert scene.elongated and not _mouse_scene(diff, 2).elongated
-
     def observe(t: int) -> tuple[Observation, np.ndarray]:
-        d, true = _thin_bars(t)
+        d, true = draw(t)
         return Observation(t, (200 - d).astype(np.uint8), d, find_blobs(d, 10.0, min_area=4)), true
 
+    first, truth = observe(0)
     torch.manual_seed(0)
     tracker = Tracker(scene, FeatureNet().eval(), Params(), truth)
-    tracker.start(observe(0)[0])
-    touching = 0
-    for t in range(1, 121):
+    tracker.start(first)
+    for t in range(1, frames):
         obs, true = observe(t)
-        result = tracker.step(obs)
+        yield tracker.step(obs), true
+
+
+def _drawn_scene(diff: np.ndarray, area: float, length: float) -> Scene:
+    return Scene(factor=1, background=np.full(diff.shape, 200.0, np.float32), polarity=-1, noise=1.0,
+                 threshold=10.0, animal_area=area, body_length=length, n_animals=2, animals_seen=2)
+
+
+def test_thin_animals_passing_side_by_side_keep_their_places() -> None:
+    """Two worms crawl past each other, touching for 80 frames: split by their shapes, each tracker stays on its
+    own worm, exactly; a nearest-centre split would cut the pair's blob across both worms and swap them."""
+    diff = _thin_bars(0)[0]
+    scene = _drawn_scene(diff, 120.0, 40.0)
+    assert scene.elongated and not _mouse_scene(diff, 2).elongated
+    touching = 0
+    for result, true in _track_drawn(_thin_bars, scene, 121):
         np.testing.assert_allclose(result.position, true, atol=1e-6)
         merged = result.flags == FLAG_MERGED
         np.testing.assert_array_equal(result.settled, merged)  # placed by shape while touching, moving slowly
@@ -300,26 +311,10 @@ def test_principal_axis_of_a_body_and_of_spots_without_one() -> None:
 def test_a_mouse_walking_past_a_resting_one_is_placed_on_its_own_body() -> None:
     """In the T the two mice form, each tracker keeps to its own body's centre (within 1 px; a k-means split of
     the T is 3–4 px off, ``test_bodies_lying_across_each_other_keep_their_centres_and_axes``)."""
-    import torch
-
-    from udmt.model import FeatureNet
-
-    diff, truth = _mouse_passing_a_resting_one(0)
-    scene = Scene(factor=1, background=np.full(diff.shape, 200.0, np.float32), polarity=-1, noise=1.0,
-                  threshold=10.0, animal_area=float(np.pi * 20 * 7), body_length=40.0, n_animals=2, animals_seen=2)
+    scene = _drawn_scene(_mouse_passing_a_resting_one(0)[0], float(np.pi * 20 * 7), 40.0)
     assert not scene.elongated
-
-    def observe(t: int) -> tuple[Observation, np.ndarray]:
-        d, true = _mouse_passing_a_resting_one(t)
-        return Observation(t, (200 - d).astype(np.uint8), d, find_blobs(d, 10.0, min_area=4)), true
-
-    torch.manual_seed(0)
-    tracker = Tracker(scene, FeatureNet().eval(), Params(), truth)
-    tracker.start(observe(0)[0])
     touching = 0
-    for t in range(1, 101):
-        obs, true = observe(t)
-        result = tracker.step(obs)
+    for result, true in _track_drawn(_mouse_passing_a_resting_one, scene, 101):
         if (result.flags == FLAG_MERGED).all():
             touching += 1
             np.testing.assert_allclose(result.position, true, atol=1.0)

@@ -103,6 +103,25 @@ std::vector<Blob> label(const std::uint8_t* mask, const float* diff, int h, int 
   return kept;
 }
 
+namespace {
+
+// The k-means rule: the centre of least squared distance over size (the first on ties).
+int nearest_by_size(double px, double py, const double* centres, const double* sizes, int k) {
+  int nearest = 0;
+  double best = std::numeric_limits<double>::infinity();
+  for (int c = 0; c < k; ++c) {
+    const double dx = px - centres[2 * c], dy = py - centres[2 * c + 1];
+    const double d2 = (dx * dx + dy * dy) / sizes[c];
+    if (d2 < best) {
+      best = d2;
+      nearest = c;
+    }
+  }
+  return nearest;
+}
+
+}  // namespace
+
 void split(const std::int64_t* x, const std::int64_t* y, const double* weight, int n, int k, int iterations,
            const double* sizes, double* centres) {
   std::vector<double> sums(3 * static_cast<std::size_t>(k));
@@ -110,16 +129,7 @@ void split(const std::int64_t* x, const std::int64_t* y, const double* weight, i
     std::fill(sums.begin(), sums.end(), 0.0);
     for (int i = 0; i < n; ++i) {
       const double px = static_cast<double>(x[i]), py = static_cast<double>(y[i]);
-      int nearest = 0;
-      double best = std::numeric_limits<double>::infinity();
-      for (int c = 0; c < k; ++c) {
-        const double dx = px - centres[2 * c], dy = py - centres[2 * c + 1];
-        const double d2 = (dx * dx + dy * dy) / sizes[c];
-        if (d2 < best) {
-          best = d2;
-          nearest = c;
-        }
-      }
+      const int nearest = nearest_by_size(px, py, centres, sizes, k);
       sums[3 * nearest] += weight[i];
       sums[3 * nearest + 1] += weight[i] * px;
       sums[3 * nearest + 2] += weight[i] * py;
@@ -227,17 +237,7 @@ void split_shaped(const std::int64_t* x, const std::int64_t* y, const double* we
   std::vector<Moments> cells(static_cast<std::size_t>(k));
   for (int i = 0; i < n; ++i) {  // the k-means cells' axes
     const double px = static_cast<double>(x[i]), py = static_cast<double>(y[i]);
-    int nearest = 0;
-    double best = std::numeric_limits<double>::infinity();
-    for (int c = 0; c < k; ++c) {
-      const double dx = px - centres[2 * c], dy = py - centres[2 * c + 1];
-      const double d2 = (dx * dx + dy * dy) / sizes[c];
-      if (d2 < best) {
-        best = d2;
-        nearest = c;
-      }
-    }
-    cells[nearest].add(weight[i], px, py);
+    cells[nearest_by_size(px, py, centres, sizes, k)].add(weight[i], px, py);
   }
   std::vector<double> cell_axes(k), given(angles, angles + k);
   bool any_given = false;
