@@ -176,9 +176,10 @@ struct ShapedBlob {
   int n, k;
   std::vector<double> inv_along, inv_across, offset;
 
-  // Each pixel given to the animal of least cost (the first on ties), its weighted sums added to that animal's;
-  // returns the weighted total of the least costs.
-  double assign(const double* centres, const double* angles, std::vector<Moments>& cells) const {
+  // Each pixel given to the animal of least cost (the first on ties; written to `owner`), its weighted sums added
+  // to that animal's; returns the weighted total of the least costs.
+  double assign(const double* centres, const double* angles, std::vector<Moments>& cells,
+                std::vector<int>& owner) const {
     std::vector<double> cosine(k), sine(k);
     for (int c = 0; c < k; ++c) {
       cosine[c] = std::cos(angles[c]);
@@ -200,16 +201,21 @@ struct ShapedBlob {
         }
       }
       cells[nearest].add(weight[i], px, py);
+      owner[i] = nearest;
       total += weight[i] * best;
     }
     return total;
   }
 
-  // `iterations` rounds of hard EM from (centres, angles), both updated; returns the fit's cost.
+  // Hard EM from (centres, angles), both updated, until no pixel changes animal (a fixed point) or `iterations`
+  // rounds; returns the fit's cost.
   double fit(int iterations, double* centres, double* angles) const {
     std::vector<Moments> cells(static_cast<std::size_t>(k));
+    std::vector<int> owner(static_cast<std::size_t>(n), -1), before;
     for (int it = 0; it < iterations; ++it) {
-      assign(centres, angles, cells);
+      before = owner;
+      assign(centres, angles, cells, owner);
+      if (owner == before) break;
       for (int c = 0; c < k; ++c) {
         if (cells[c].w > 0.0) {
           centres[2 * c] = cells[c].x / cells[c].w;
@@ -218,7 +224,7 @@ struct ShapedBlob {
         }
       }
     }
-    return assign(centres, angles, cells);
+    return assign(centres, angles, cells, owner);
   }
 };
 

@@ -28,10 +28,10 @@ void split(const std::int64_t* x, const std::int64_t* y, const double* weight, i
            const double* sizes, double* centres);
 
 // Refines a `split` of the same pixels (centres as it left them) with each animal's body shape: every centre
-// becomes a Gaussian of variances (major, minor) × its size along its own body axis. Each of `iterations` rounds
-// gives every pixel to the animal of least Mahalanobis distance plus log-determinant minus twice the log share of
-// the sizes (the first on ties), then moves each animal that received weight to its pixels' weighted mean and
-// turns its axis to their principal axis (hard EM). It starts from `angles` (radians, k values; NaN: unknown,
+// becomes a Gaussian of variances (major, minor) × its size along its own body axis. Each round gives every pixel
+// to the animal of least Mahalanobis distance plus log-determinant minus twice the log share of the sizes (the
+// first on ties), then moves each animal that received weight to its pixels' weighted mean and turns its axis to
+// their principal axis (hard EM), until no pixel changes animal or `iterations` rounds have run. It starts from `angles` (radians, k values; NaN: unknown,
 // then the axis of the pixels the k-means gave the animal) and, where any was given, also from the k-means
 // pixels' axes alone, and keeps the fit of least total cost (the given start on ties). Two bodies lying across
 // each other are told apart by their directions, where k-means would cut the pair into halves of both. Writes

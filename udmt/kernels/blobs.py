@@ -40,9 +40,9 @@ def split_blob(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts: np.nda
 
 def split_blob_shaped(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
                       shape: tuple[float, float], angles: np.ndarray | None = None, iterations: int = 6,
-                      shaped_iterations: int = 8) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                      shaped_iterations: int = 32) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """``split_blob``, then each animal a Gaussian of variances ``shape`` = (along, across its body) × its size
-    along its own body axis (hard EM), started from ``angles`` (radians, e.g. the frame before; NaN or None: the
+    along its own body axis (hard EM, until no pixel changes animal or ``shaped_iterations`` rounds), started from ``angles`` (radians, e.g. the frame before; NaN or None: the
     axis of the animal's k-means pixels) and, where any was given, from the k-means axes alone, keeping the better
     fit. Bodies lying across each other are told apart by their directions, where k-means would cut them into
     halves of both. Returns the centres (k, 2) and their body axes' angles (k,)."""

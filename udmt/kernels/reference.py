@@ -228,9 +228,10 @@ def _principal_angle(pts: np.ndarray, weights: np.ndarray, centre: np.ndarray, o
 
 def _shaped_fit(pts: np.ndarray, weights: np.ndarray, centres: np.ndarray, angles: np.ndarray, along: np.ndarray,
                 across: np.ndarray, offset: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Hard EM of the animals' body Gaussians from (centres, angles): the fitted centres and angles, and the
-    weighted total of each pixel's least cost."""
+    """Hard EM of the animals' body Gaussians from (centres, angles), until no pixel changes animal or
+    ``iterations`` rounds: the fitted centres and angles, and the weighted total of each pixel's least cost."""
     centres, angles = centres.copy(), angles.copy()
+    owner = np.full(len(pts), -1)
 
     def assign() -> tuple[np.ndarray, float]:
         d = pts[:, None, :] - centres[None, :, :]
@@ -242,6 +243,9 @@ def _shaped_fit(pts: np.ndarray, weights: np.ndarray, centres: np.ndarray, angle
 
     for _ in range(iterations):
         nearest, _ = assign()
+        if np.array_equal(nearest, owner):
+            break
+        owner = nearest
         for k in range(len(centres)):
             mine = nearest == k
             total = weights[mine].sum()
@@ -253,11 +257,12 @@ def _shaped_fit(pts: np.ndarray, weights: np.ndarray, centres: np.ndarray, angle
 
 def split_blob_shaped(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
                       shape: tuple[float, float], angles: np.ndarray | None = None, iterations: int = 6,
-                      shaped_iterations: int = 8) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                      shaped_iterations: int = 32) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """``split_blob``, then each animal a Gaussian of variances ``shape`` = (along, across its body) × its size,
     turned to its body axis: each round gives every pixel to the animal of least Mahalanobis distance +
     log-determinant - 2 log(share of the sizes) (first on ties), then moves each animal that received weight to its
-    pixels' weighted mean and turns it to their principal axis. Started from ``angles`` (NaN or None: the axis of
+    pixels' weighted mean and turns it to their principal axis, until no pixel changes animal (at most
+    ``shaped_iterations`` rounds). Started from ``angles`` (NaN or None: the axis of
     the animal's k-means pixels) and, where any was given, from the k-means axes alone; the fit of least total
     cost wins (the given start on ties). Returns the centres and the axes' angles."""
     pts = np.stack([x, y], axis=1).astype(np.float64)
