@@ -42,10 +42,11 @@ def split_blob_shaped(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts:
                       shape: tuple[float, float], angles: np.ndarray | None = None, iterations: int = 6,
                       shaped_iterations: int = 32) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """``split_blob``, then each animal a Gaussian of variances ``shape`` = (along, across its body) × its size
-    along its own body axis (hard EM, until no pixel changes animal or ``shaped_iterations`` rounds), started from ``angles`` (radians, e.g. the frame before; NaN or None: the
-    axis of the animal's k-means pixels) and, where any was given, from the k-means axes alone, keeping the better
-    fit. Bodies lying across each other are told apart by their directions, where k-means would cut them into
-    halves of both. Returns the centres (k, 2) and their body axes' angles (k,)."""
+    along its own body axis (hard EM, until no pixel changes animal or ``shaped_iterations`` rounds). It starts
+    from ``angles`` (radians, e.g. the frame before; NaN or None: the axis of the animal's k-means pixels) and,
+    where any was given, also from the k-means axes alone, keeping the better fit. Bodies lying across each other
+    are told apart by their directions, where k-means would cut them into halves of both. Returns the centres
+    (k, 2) and their body axes' angles (k,)."""
     starts = np.ascontiguousarray(starts, dtype=np.float64).reshape(-1, 2)
     angles = np.full(len(starts), np.nan) if angles is None else np.ascontiguousarray(angles, dtype=np.float64)
     return _core.split_blob_shaped(np.ascontiguousarray(x, dtype=np.int64), np.ascontiguousarray(y, dtype=np.int64),

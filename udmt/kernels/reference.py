@@ -262,9 +262,9 @@ def split_blob_shaped(x: np.ndarray, y: np.ndarray, weights: np.ndarray, starts:
     turned to its body axis: each round gives every pixel to the animal of least Mahalanobis distance +
     log-determinant - 2 log(share of the sizes) (first on ties), then moves each animal that received weight to its
     pixels' weighted mean and turns it to their principal axis, until no pixel changes animal (at most
-    ``shaped_iterations`` rounds). Started from ``angles`` (NaN or None: the axis of
-    the animal's k-means pixels) and, where any was given, from the k-means axes alone; the fit of least total
-    cost wins (the given start on ties). Returns the centres and the axes' angles."""
+    ``shaped_iterations`` rounds). Started from ``angles`` (NaN or None: the axis of the animal's k-means pixels)
+    and, where any was given, from the k-means axes alone; the fit of least total cost wins (the given start on
+    ties). Returns the centres and the axes' angles."""
     pts = np.stack([x, y], axis=1).astype(np.float64)
     weights = np.asarray(weights, dtype=np.float64)
     sizes = np.asarray(sizes, dtype=np.float64)
