@@ -12,12 +12,15 @@ from scipy import ndimage
 from udmt import identity
 from udmt.initialise import place_animals
 from udmt.params import Params
-from udmt.scene import (Observation, Scene, _single_animal_stats, binary_opening, find_blobs, principal_axis,
-                        quartiles)
+from udmt.scene import (Observation, Scene, _single_animal_stats, binary_opening, estimate_scene, find_blobs,
+                        principal_axis, quartiles)
 from udmt.filters import peak_and_psr
 from udmt.track import STRANDED_FRAMES, ChunkTracks, FrameResult, Tracker, _sizes
 from udmt.identity import UNASSIGNED, Episode
 from udmt.store import FLAG_CORRECTED, FLAG_MERGED, FLAG_REFINED
+from udmt.video import VideoReader
+
+from real_data import REAL, needs_real
 
 T = 40
 TOUCH = slice(15, 25)  # frames 15..24 share one blob
@@ -543,3 +546,14 @@ def test_one_animals_size_is_found_when_the_animals_are_never_all_apart() -> Non
     area, length = _single_animal_stats(per_frame, 10, Params())
     assert area == pytest.approx(np.pi / 4 * 40 * 18, rel=0.1)
     assert length == pytest.approx(40.0, rel=0.1)
+
+
+@needs_real
+def test_the_zebrafish_arena_is_worked_on_at_the_resolution_its_fish_ask_for() -> None:
+    """3712² frames of ten thin fish: at the first, coarse guess (7×) a fish shrinks to 50 px; refining by at most
+    half a step at a time still settles where a fish is about ``target_body_px`` long (3×, 72 px)."""
+    with VideoReader(REAL / "dreem_ten_zfish" / "ten_zfish.mp4") as reader:
+        scene = estimate_scene(reader, 10, Params())
+    assert scene.factor == 3
+    assert 60 < scene.body_length < 85
+    assert abs(scene.body_length / scene.factor - Params().target_body_px) < 0.5 * Params().target_body_px

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from udmt.kernels import linear_sum_assignment
+from udmt.optim import Adam
 from udmt.params import Params
 from udmt.progress import SILENT, Progress
 from udmt.scene import Blobs, Observation, Scene, observe, principal_axis
@@ -261,7 +262,7 @@ def fit_global_fragments(net: IdentityNet, fragments: list[Fragment], steps: int
     needed — the contrastive scheme of idtracker.ai v6."""
     gen = torch.Generator().manual_seed(seed)
     train = [held_out_split(f.crops)[0] for f in fragments]
-    optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
+    optimiser = Adam(net.parameters(), lr=1e-3)
     net.train()
     for _ in range(steps):
         chosen = torch.randint(len(train), (per_step,), generator=gen).tolist()

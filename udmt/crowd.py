@@ -17,6 +17,7 @@ from torch import nn
 
 from udmt.appearance import (MIN_FRAGMENT, TRAIN_TEMPERATURE, WINDOW_FRAMES, IdentityNet, animal_crops, augment,
                              held_out_split, window_frames, window_starts)
+from udmt.optim import Adam
 from udmt.params import Params
 from udmt.progress import SILENT, Progress
 from udmt.scene import Blobs, Scene, observe
@@ -102,7 +103,7 @@ def fit_individual_fragments(net: IdentityNet, fragments: list[IndividualFragmen
     fragment are one animal, crops of its contemporaries are others."""
     gen = torch.Generator().manual_seed(seed)
     train = [held_out_split(f.crops)[0] for f in fragments]
-    optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
+    optimiser = Adam(net.parameters(), lr=1e-3)
     net.train()
     for _ in range(steps):
         loss = torch.zeros(())

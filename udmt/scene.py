@@ -23,6 +23,7 @@ from udmt.progress import SILENT, Progress
 from udmt.video import VideoReader
 
 _SAMPLE_BYTES = 256 * 2**20  # cap on the memory of the sampled frames
+_FACTOR_ATTEMPTS = 4  # scene estimates at successive working resolutions before the last one is kept
 ELONGATED = 0.2  # area / length² below which animals are thin (measured: worms 0.09, fish 0.13–0.14, others ≥ 0.3)
 
 
@@ -284,7 +285,10 @@ def estimate_scene(reader: VideoReader, n_animals: int, params: Params, progress
     budget = max(8, min(params.background_samples, _SAMPLE_BYTES // max(1, reader.width * reader.height)))
     frames = list(read_frames(reader, _sample_indices(reader.n_frames, budget), progress).values())
     factor = max(1, round(max(reader.width, reader.height) / 512))
-    for attempt in range(3):  # once at a coarse guess, once at the resolution the animal size asks for
+    # At a coarse guess first, then at the resolution the animal size asks for. Thin animals shrink under heavy
+    # block-averaging (zebrafish at 7×: 50 px long, 72 px at 3×), so each step refines by at most half: a coarse
+    # underestimate would otherwise send the next attempt to a needlessly fine, costly resolution.
+    for attempt in range(_FACTOR_ATTEMPTS):
         samples = np.stack([downscale(f, factor) for f in frames])
         low, median, high = quartiles(samples)
         # Whole-video statistics from every other pixel of every other row: the same percentiles to well within
@@ -301,8 +305,8 @@ def estimate_scene(reader: VideoReader, n_animals: int, params: Params, progress
         threshold = max(params.threshold_sigma * noise, params.threshold_contrast * contrast, 3.0)
         per_frame = [find_blobs(diff, threshold, min_area=4, opening=params.mask_opening) for diff in diffs]
         area, length = _single_animal_stats(per_frame, n_animals, params)
-        wanted = max(1, int(length * factor / params.target_body_px))
-        if wanted == factor or attempt == 2:
+        wanted = max(1, int(length * factor / params.target_body_px), factor // 2)
+        if wanted == factor or attempt == _FACTOR_ATTEMPTS - 1:
             break
         factor = wanted
     seen = _most_animals_seen(per_frame, params)

@@ -19,6 +19,7 @@ import torch
 
 from udmt.kernels import crop_resize
 from udmt.model import FeatureNet, dcf_detect, dcf_learn, gaussian_label, hann_window, network_input, shift_spectrum
+from udmt.optim import Adam
 from udmt.params import Params
 from udmt.progress import SILENT, Progress
 from udmt.scene import Observation, Scene, observe_working, read_frames, working_luma
@@ -162,7 +163,7 @@ def train_feature_net(
     body = scene.body_length / scene.factor
     batcher = _Batcher(clips, scene, params, params.search_scale * body, map_size)
     label_f = torch.fft.rfft2(gaussian_label(map_size, params.label_sigma * map_size))
-    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
+    optimiser = Adam(net.parameters(), lr=3e-3)
     keep = max(1, int(round(params.train_batch * (1 - params.train_drop))))
     steps = step_budget(reader.n_frames, params)
     began = time.monotonic()
