@@ -22,6 +22,7 @@ from torch import nn
 from udmt.appearance import IdentityNet, find_global_fragments, fit_global_fragments, held_out_split
 from udmt.crowd import (MIN_GROUPS_PER_ANIMAL, STEPS_FACTOR, find_individual_fragments, fit_individual_fragments,
                         groups_alive_together)
+from udmt.optim import seeded
 from udmt.params import Params
 from udmt.progress import SILENT, Progress
 from udmt.scene import Scene
@@ -68,8 +69,7 @@ def _from_global_fragments(
     fragments = find_global_fragments(reader, scene, params, params.identity_windows, progress)
     if len(fragments) < MIN_NAMED:  # the net could never pass the naming check: do not spend the training
         return None, IdentityReport(len(fragments), 0, 0, time.monotonic() - began, float("nan"))
-    torch.manual_seed(params.seed)
-    net = IdentityNet(n)
+    net = seeded(lambda: IdentityNet(n), params.seed)
     progress.start("learning identities", 1)
     fit_global_fragments(net, fragments, params.identity_steps, params.seed)
     first = np.repeat([f.first for f in fragments], n)
@@ -93,8 +93,7 @@ def _from_individual_fragments(
     groups = groups_alive_together(fragments, together)
     if len(groups) < MIN_GROUPS_PER_ANIMAL * scene.n_animals:
         return None, IdentityReport(len(fragments), 0, 0, time.monotonic() - began, float("nan"), source=source)
-    torch.manual_seed(params.seed)
-    net = IdentityNet(scene.n_animals)
+    net = seeded(lambda: IdentityNet(scene.n_animals), params.seed)
     steps = STEPS_FACTOR * params.identity_steps
     progress.start("learning identities from individual fragments", 1)
     fit_individual_fragments(net, fragments, groups, steps, params.seed)

@@ -1,6 +1,9 @@
-"""Adam for the nets udmt trains, without ``torch.optim``'s ``Optimizer`` class.
+"""What the feature net and the identity net share in training: seeded construction and Adam.
 
-Building any ``torch.optim.Optimizer`` imports ``torch._dynamo`` (``torch/_compile.py``), which took 1.8–2.5 s of a
+The two nets train side by side, in two threads (``udmt.pipeline``), so torch's global generator must not be
+seeded by one while the other draws from it: :func:`seeded` builds a net under a lock.
+
+Adam comes without ``torch.optim``'s ``Optimizer`` class. Building any ``torch.optim.Optimizer`` imports ``torch._dynamo`` (``torch/_compile.py``), which took 1.8–2.5 s of a
 short clip's whole run on two cores (measured on the sleap and zebrafish clips). Torch's functional
 ``torch.optim.adam.adam`` runs the same update the class runs, and imports nothing: the nets train bit for bit as
 with ``torch.optim.Adam`` (``tests/test_optim.py`` compares them).
@@ -8,10 +11,23 @@ with ``torch.optim.Adam`` (``tests/test_optim.py`` compares them).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import torch
 from torch.optim.adam import adam
+
+
+_SEEDING = threading.Lock()
+Net = TypeVar("Net", bound=torch.nn.Module)
+
+
+def seeded(build: Callable[[], Net], seed: int) -> Net:
+    """``build()`` with torch's global generator seeded by ``seed``: the same initial weights whatever else runs."""
+    with _SEEDING:
+        torch.manual_seed(seed)
+        return build()
 
 
 class Adam:

@@ -19,7 +19,7 @@ import torch
 
 from udmt.kernels import crop_resize
 from udmt.model import FeatureNet, dcf_detect, dcf_learn, gaussian_label, hann_window, network_input, shift_spectrum
-from udmt.optim import Adam
+from udmt.optim import Adam, seeded
 from udmt.params import Params
 from udmt.progress import SILENT, Progress
 from udmt.scene import Observation, Scene, observe_working, read_frames, working_luma
@@ -118,7 +118,7 @@ def consistency_losses(
     """Per-sample loss: backward-cycle error at t plus pseudo-label errors at the later frames."""
     map_size = label_f.shape[-2]
     window = hann_window(map_size)
-    feats = [net(x) * window for x in inputs]
+    feats = list((net(torch.cat(inputs)) * window).split(len(start)))
     target0_f = shift_spectrum(label_f, start, map_size)
     target0 = torch.fft.irfft2(target0_f, s=(map_size, map_size))
     num, den = dcf_learn(feats[0], target0_f)
@@ -153,8 +153,7 @@ def train_feature_net(
     reader: VideoReader, scene: Scene, params: Params, progress: Progress = SILENT
 ) -> tuple[FeatureNet, TrainReport]:
     """Train from scratch within the step and wall-clock budgets; deterministic given ``params.seed``."""
-    torch.manual_seed(params.seed)
-    net = FeatureNet()
+    net = seeded(FeatureNet, params.seed)
     clips = collect_clips(reader, scene, params, count=48, progress=progress)
     if not clips or params.train_steps == 0:
         net.eval()
