@@ -94,21 +94,22 @@ class _Batcher:
     def draw(self, size: int) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
         """Inputs per cycle frame (B, 2, P, P), start offsets (B, 2) and later offsets (B, L, 2) in map px."""
         p = self.params
-        frames_inputs: list[list[torch.Tensor]] = [[] for _ in self.clips[0].frames]
-        starts, later = [], []
+        lumas: list[list[np.ndarray]] = [[] for _ in self.clips[0].frames]
+        floors, starts, later = [], [], []
         for _ in range(size):
             clip = self.clips[self.rng.integers(len(self.clips))]
             k = self.rng.integers(len(clip.starts))
             centre = clip.starts[k] + self.rng.uniform(-0.2, 0.2, 2) * self.window_side
             centres = centre[None].astype(np.float32)
             sides = np.array([self.window_side], np.float32)
-            floor = torch.from_numpy(crop_resize(self.background, centres, sides, p.patch))
+            floors.append(crop_resize(self.background, centres, sides, p.patch))
             for j, frame in enumerate(clip.frames):
-                luma = torch.from_numpy(crop_resize(frame, centres, sides, p.patch))
-                frames_inputs[j].append(network_input(luma, floor, self.scene.polarity, self.scene.threshold))
+                lumas[j].append(crop_resize(frame, centres, sides, p.patch))
             starts.append((clip.starts[k] - centre) / self.cell)
             later.append((clip.later[k] - centre) / self.cell)
-        inputs = [torch.cat(x) for x in frames_inputs]
+        floor = torch.from_numpy(np.concatenate(floors))
+        inputs = [network_input(torch.from_numpy(np.concatenate(x)), floor, self.scene.polarity, self.scene.threshold)
+                  for x in lumas]  # fmt: skip
         return inputs, torch.tensor(np.array(starts), dtype=torch.float32), torch.tensor(np.array(later), dtype=torch.float32)
 
 
