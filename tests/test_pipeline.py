@@ -13,7 +13,7 @@ import xarray as xr
 from udmt.cli.app import run_app
 from udmt.individuals import MIN_ACCURACY
 from udmt.params import Params
-from udmt.pipeline import chunk_bounds
+from udmt.pipeline import _InBackground, chunk_bounds
 from udmt.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE
 from udmt.evaluate import evaluate_store
 from udmt.store import read_tracks
@@ -26,6 +26,14 @@ FAST = ["--train-seconds", "15", "-q"]
 @pytest.fixture(scope="module")
 def mice(synth_video_factory) -> Path:
     return synth_video_factory("mice", n_frames=300, size=320)
+
+
+def test_work_in_the_background_gives_its_value_or_raises_its_error_to_the_caller() -> None:
+    assert _InBackground(lambda: 7).result() == 7
+    failing = _InBackground(lambda: 1 // 0)
+    with pytest.raises(ZeroDivisionError):
+        failing.result()
+    assert failing.done()
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ class Params:
     label_sigma: float = 0.1  # Gaussian label width as a fraction of the feature map side
     # training
     train_seconds: float = 90.0  # budget on the wall clock (a safety cap; train_steps normally ends training)
-    train_threads: int = 1  # of each net's training (the two run side by side); fixed: the same models anywhere
+    train_threads: int = 2  # of each net's training (the two run side by side); fixed: the same models anywhere
     train_steps: int = 400  # upper bound on optimiser steps
     train_batch: int = 16
     train_cycle: tuple[int, ...] = (3, 6)  # frame offsets of the forward cycle t → t+a → t+b → t

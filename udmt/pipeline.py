@@ -274,8 +274,8 @@ def _learn_identities(path: str, scene: Scene, params: Params) -> tuple[Identity
 
 class _InBackground(Generic[T]):
     """``work()`` in a daemon thread, beside the caller's own work: torch's operators release the GIL, so the
-    identity net and the feature net train on a core each (sleap clip: 22.6 s against 29.5 s one after the other).
-    An interrupted run exits without waiting for it."""
+    identity net trains while the feature net does (sleap clip, two cores: the train stage 25 s, 35 s one after
+    the other). An interrupted run exits without waiting for it."""
 
     def __init__(self, work: Callable[[], T]) -> None:
         self._outcome: tuple[T | None, BaseException | None] = (None, None)

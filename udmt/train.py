@@ -119,7 +119,7 @@ def consistency_losses(
     """Per-sample loss: backward-cycle error at t plus pseudo-label errors at the later frames."""
     map_size = label_f.shape[-2]
     window = hann_window(map_size)
-    feats = list((net(torch.cat(inputs)) * window).split(len(start)))
+    feats = [net(x) * window for x in inputs]
     target0_f = shift_spectrum(label_f, start, map_size)
     target0 = torch.fft.irfft2(target0_f, s=(map_size, map_size))
     num, den = dcf_learn(feats[0], target0_f)
