@@ -96,6 +96,21 @@ def test_frames_at_equals_sequential_decode(short_gop_video: Path, indices: list
             list(reader.frames_at([0, N]))
 
 
+def test_frames_kept_on_the_way_are_handed_out_once_from_memory(short_gop_video: Path) -> None:
+    with VideoReader(short_gop_video) as reader:
+        sequential = [frame for _, frame in reader.frames()]
+        reader.keep([4, 7, 8, 9, 40], max_bytes=4 * W * H)  # room for the first four only
+        assert [i for i, _ in reader.frames_at([2, 8, 10])] == [2, 8, 10]  # decodes through 4, 7, 8 and 9
+        assert sorted(reader._kept) == [4, 7, 8, 9]  # 8 too: handed out now, and kept for the stage that wants it
+        got = list(reader.frames_at([7, 9, 4, 8, 40]))
+        assert [i for i, _ in got] == [4, 7, 8, 9, 40]
+        assert not reader._kept  # each handed out once; 40 was beyond the room, so decoded
+        for i, frame in got:
+            np.testing.assert_array_equal(frame, sequential[i], err_msg=f"frame {i}")
+        again = dict(reader.frames_at([4]))  # decoded again
+        np.testing.assert_array_equal(again[4], sequential[4])
+
+
 def test_rgb_frames_are_written_and_read_back_as_bt601_luma(tmp_path: Path) -> None:
     rgb = np.zeros((H, W, 3), np.uint8)
     rgb[:, :32] = (230, 25, 75)

@@ -43,12 +43,13 @@ from udmt.progress import SILENT, Progress
 from udmt.scene import Scene, estimate_scene
 from udmt.stitch import link_chunks
 from udmt.track import ChunkTracks, track_chunk
-from udmt.train import train_feature_net
+from udmt.train import train_feature_net, training_frames
 from udmt.video import VideoReader
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 3  # 2: chunk files carry the forward-backward check; 3: models carry tuned parameters
 T = TypeVar("T")
+KEPT_FRAME_BYTES = 256 * 2**20  # training frames held from the scene model's reading, at most
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -254,6 +255,7 @@ def _train_locked(run: Run, progress: Progress) -> None:
             continue
         torch.set_num_threads(params.train_threads)  # float sums depend on it: same count, same model anywhere
         with VideoReader(video["path"]) as reader:
+            reader.keep(training_frames(reader.n_frames, params), KEPT_FRAME_BYTES)  # decoded once, by the scene model
             scene = estimate_scene(reader, video["n_animals"], params, progress)
             identity = _InBackground(partial(_learn_identities, video["path"], scene, params))
             net, report = train_feature_net(reader, scene, params, progress)

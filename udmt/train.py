@@ -56,18 +56,38 @@ def _pseudo_position(obs: Observation, start: np.ndarray, scene: Scene, reach: f
     return blobs.centroids[nearest] if (single and clear and d[nearest] <= reach) else np.full(2, np.nan)
 
 
-def collect_clips(reader: VideoReader, scene: Scene, params: Params, count: int, progress: Progress = SILENT) -> list[Clip]:
-    """Sample ``count`` clips spread through the whole video (seeded jitter)."""
-    offsets = (0, *params.train_cycle)
-    span = offsets[-1]
-    if reader.n_frames <= span:
-        return []
+CLIPS = 48  # training clips sampled through the video
+
+
+def clip_starts(n_frames: int, params: Params) -> np.ndarray:
+    """First frames of the CLIPS training clips, spread through the whole video (seeded jitter; fewer where they
+    coincide, none where the video is shorter than one cycle)."""
+    span = params.train_cycle[-1]
+    if n_frames <= span:
+        return np.zeros(0, int)
     rng = np.random.default_rng(params.seed)
-    base = np.linspace(0, reader.n_frames - span - 1, count)
-    jitter = rng.uniform(-0.5, 0.5, count) * (reader.n_frames - span) / max(count, 1)
-    starts = np.unique(np.clip(np.rint(base + jitter), 0, reader.n_frames - span - 1).astype(int))
+    base = np.linspace(0, n_frames - span - 1, CLIPS)
+    jitter = rng.uniform(-0.5, 0.5, CLIPS) * (n_frames - span) / CLIPS
+    return np.unique(np.clip(np.rint(base + jitter), 0, n_frames - span - 1).astype(int))
+
+
+def training_frames(n_frames: int, params: Params) -> np.ndarray:
+    """Every frame the training clips read: each clip's t, t+a and t+b."""
+    return _cycle_frames(clip_starts(n_frames, params), params)
+
+
+def _cycle_frames(starts: np.ndarray, params: Params) -> np.ndarray:
+    return (starts[:, None] + np.array((0, *params.train_cycle))[None, :]).ravel()
+
+
+def collect_clips(reader: VideoReader, scene: Scene, params: Params, progress: Progress = SILENT) -> list[Clip]:
+    """The clips starting at :func:`clip_starts`, with the animals found at t and their pseudo-positions later."""
+    offsets = (0, *params.train_cycle)
+    starts = clip_starts(reader.n_frames, params)
+    if not len(starts):
+        return []
     body = scene.body_length / scene.factor
-    indices = (starts[:, None] + np.array(offsets)[None, :]).ravel()
+    indices = _cycle_frames(starts, params)
     decoded = read_frames(reader, indices, progress, transform=lambda frame: working_luma(frame, scene))
     clips = []
     for t in starts:
@@ -155,7 +175,7 @@ def train_feature_net(
 ) -> tuple[FeatureNet, TrainReport]:
     """Train from scratch within the step and wall-clock budgets; deterministic given ``params.seed``."""
     net = seeded(FeatureNet, params.seed)
-    clips = collect_clips(reader, scene, params, count=48, progress=progress)
+    clips = collect_clips(reader, scene, params, progress=progress)
     if not clips or params.train_steps == 0:
         net.eval()
         return net, TrainReport(0, 0.0, float("nan"), float("nan"))

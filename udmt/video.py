@@ -123,6 +123,8 @@ class VideoReader:
         self._keyframes: list[int] = []  # indices of the frames a seek can land on, ascending
         self._index_of: dict[int, int] | None = None
         self._cursor: tuple[int, Iterator[tuple[int, np.ndarray]]] | None = None
+        self._keep: set[int] = set()  # frames to hold on to when a read decodes them (:meth:`keep`)
+        self._kept: dict[int, np.ndarray] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def __enter__(self) -> VideoReader:
@@ -133,9 +135,22 @@ class VideoReader:
         self.close()
 
     def close(self) -> None:
-        """Release the decoder and the file."""
+        """Release the decoder, the file and any frames held for :meth:`keep`."""
         self._cursor = None
+        self._keep.clear()
+        self._kept.clear()
         self._container.close()
+
+    def keep(self, indices: Iterable[int], max_bytes: int) -> None:
+        """Hold on to frames ``indices`` (the first that fit in ``max_bytes``) when :meth:`frames_at` decodes them on
+        the way to other frames, and hand each out once from memory to the :meth:`frames_at` that asks for it.
+
+        Between frames sampled across a video with long GOPs the decoder runs through almost every frame anyway
+        (sleap clip: 250-frame GOPs, the scene model's 50 samples), so a later stage that wants other frames across
+        the video (the training clips) need not decode the video again.
+        """
+        room = max(0, max_bytes // max(1, self.width * self.height))
+        self._keep = set(sorted({int(i) for i in indices})[:room])
 
     # -- index -----------------------------------------------------------------------------------------------
     @property
@@ -251,30 +266,40 @@ class VideoReader:
         """Yield ``(index, frame)`` for the distinct ``indices`` in ascending order, through one decoder.
 
         Between two wanted frames it decodes on unless a keyframe lies more than SEEK_SLACK frames past the frame it
-        holds: a seek decodes from the keyframe before the target, so it saves work only then. Windows spread
-        through a video with long GOPs cost what their own frames cost, not half a GOP of lead-in each.
+        holds (and no frame to :meth:`keep` lies before it): a seek decodes from the keyframe before the target, so
+        it saves work only then. Windows spread through a video with long GOPs cost what their own frames cost, not
+        half a GOP of lead-in each.
         """
         wanted = sorted({int(i) for i in indices})
         if wanted and not 0 <= wanted[0] <= wanted[-1] < self.n_frames:
             raise UsageError(f"{self.path}: frames {wanted[0]}..{wanted[-1]} are outside 0..{self.n_frames - 1}")
-        if not wanted:
-            return
-        container = _open_container(self.path)
-        container.streams.video[0].thread_type = "AUTO"
+        container: av.container.InputContainer | None = None  # opened for the first frame not held in memory
         try:
-            held, decoded = 0, self._decode(container, 0, seek=False)  # held: the next frame ``decoded`` gives
+            held, decoded = 0, iter(())  # held: the next frame ``decoded`` gives
             for target in wanted:
-                if self._keyframe_at_or_before(target) > held + SEEK_SLACK:  # targets only ascend
-                    decoded = self._decode(container, target)
+                if target in self._kept:
+                    yield target, self._kept.pop(target)
+                    continue
+                if container is None:
+                    container = _open_container(self.path)
+                    container.streams.video[0].thread_type = "AUTO"
+                    decoded = self._decode(container, 0, seek=False)
+                keyframe = self._keyframe_at_or_before(target)
+                if keyframe > held + SEEK_SLACK and not any(held <= i < keyframe for i in self._keep):
+                    decoded = self._decode(container, target)  # targets only ascend
                 for index, frame in decoded:
                     held = index + 1
+                    if index in self._keep:
+                        self._keep.discard(index)
+                        self._kept[index] = frame
                     if index == target:
                         yield index, frame
                         break
                 else:
                     return  # the damage: ``_decode`` has warned
         finally:
-            container.close()
+            if container is not None:
+                container.close()
 
     def _keyframe_at_or_before(self, index: int) -> int:
         if self._pts is None:
