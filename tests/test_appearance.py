@@ -59,6 +59,23 @@ def test_aligned_crops_match_a_scipy_reference(factor: int) -> None:
         np.testing.assert_allclose(crop, (pixels - floor) * -1 / 64.0, atol=2e-4)
 
 
+def test_crops_read_only_the_frame_region_they_convert() -> None:
+    """Samples inside the frame, across its border and wholly outside it (clamped to the border) read nothing
+    beyond ``sampled_bounds``: with everything else poisoned by NaN they equal samples of the whole frame."""
+    frame = np.random.default_rng(6).integers(0, 256, (96, 128)).astype(np.uint8)
+    whole = torch.from_numpy(frame.astype(np.float32))
+    for cx, cy in [(40.3, 50.7), (127.0, 95.0), (0.0, 0.0), (300.0, -200.0), (-50.0, 40.0)]:
+        u = torch.linspace(-20.0, 20.0, 33, dtype=torch.float64)
+        x, y = cx + u[None, :] + 0.3 * u[:, None], cy + 0.7 * u[:, None] - 0.2 * u[None, :]
+        y0, y1, x0, x1 = appearance.sampled_bounds(frame.shape, x, y)
+        poisoned = torch.full_like(whole, float("nan"))
+        poisoned[y0:y1, x0:x1] = whole[y0:y1, x0:x1]
+        grid = torch.stack([2 * x / 127 - 1, 2 * y / 95 - 1], dim=-1).float()[None]
+        sample = [torch.nn.functional.grid_sample(image[None, None], grid, align_corners=True, padding_mode="border")
+                  for image in (poisoned, whole)]  # fmt: skip
+        assert torch.equal(sample[0], sample[1]), (cx, cy)
+
+
 @pytest.mark.parametrize("factor", [1, 2])
 def test_an_animal_crop_blanks_the_neighbours_but_not_the_animal(factor: int) -> None:
     """Two dark ellipses a body length apart: the crop of one keeps its pixels exactly (those of the plain

@@ -114,7 +114,7 @@ def aligned_crops(frame: np.ndarray, scene: Scene, centres: np.ndarray, angles: 
     x = c[:, 0, None, None] + uu * cos - vv * sin  # (n, CROP, CROP) original px
     y = c[:, 1, None, None] + uu * sin + vv * cos
     h, w = frame.shape
-    image = torch.from_numpy(frame.astype(np.float32))[None, None].expand(n, 1, h, w)
+    image = _sampled_region(frame, x, y)[None, None].expand(n, 1, h, w)
     grid = torch.stack([2 * x / (w - 1) - 1, 2 * y / (h - 1) - 1], dim=-1).float()
     pixels = nn.functional.grid_sample(image, grid, align_corners=True, padding_mode="border")[:, 0]
     bh, bw = scene.background.shape
@@ -135,6 +135,27 @@ def aligned_crops(frame: np.ndarray, scene: Scene, centres: np.ndarray, angles: 
     if near.any():
         others[near] = nn.functional.max_pool2d(others[near].float()[:, None], 5, stride=1, padding=2)[:, 0] > 0
     return torch.where(others & ~mine, 0.0, crops)
+
+
+def _sampled_region(frame: np.ndarray, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(h, w) float32 copy of ``frame`` inside :func:`sampled_bounds` and unset elsewhere: converting all of a 1024²
+    frame for two crops cost more than cutting them. The image keeps the frame's size, so the samples are the same
+    bit for bit."""
+    y0, y1, x0, x1 = sampled_bounds(frame.shape, x, y)
+    image = torch.empty(frame.shape, dtype=torch.float32)
+    image[y0:y1, x0:x1] = torch.from_numpy(frame[y0:y1, x0:x1])
+    return image
+
+
+def sampled_bounds(shape: tuple[int, ...], x: torch.Tensor, y: torch.Tensor) -> tuple[int, int, int, int]:
+    """Rows y0:y1 and columns x0:x1 that bilinear samples at (x, y), clamped to the border, can read, with a margin
+    for the rounding of the float32 grid."""
+    h, w = shape
+    low_x, high_x = np.clip([float(x.min()), float(x.max())], 0, w - 1)
+    low_y, high_y = np.clip([float(y.min()), float(y.max())], 0, h - 1)
+    x0, x1 = max(0, int(np.floor(low_x)) - 2), min(w, int(np.ceil(high_x)) + 3)
+    y0, y1 = max(0, int(np.floor(low_y)) - 2), min(h, int(np.ceil(high_y)) + 3)
+    return y0, y1, x0, x1
 
 
 def one_blob_per_animal(blobs: Blobs, scene: Scene) -> np.ndarray | None:
