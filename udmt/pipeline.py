@@ -37,13 +37,13 @@ from udmt.filters import Engine
 from udmt.initialise import read_points
 from udmt.appearance import IdentityNet
 from udmt.individuals import IdentityReport, train_identity
-from udmt.model import Checkpoint, load_checkpoint
+from udmt.model import Checkpoint, FeatureNet, load_checkpoint
 from udmt.params import Params, params_to_toml
 from udmt.progress import SILENT, Progress
 from udmt.scene import Scene, estimate_scene
 from udmt.stitch import link_chunks
 from udmt.track import ChunkTracks, track_chunk
-from udmt.train import train_feature_net, training_frames
+from udmt.train import TrainReport, train_feature_net, training_frames
 from udmt.video import VideoReader
 
 MANIFEST = "manifest.json"
@@ -258,8 +258,7 @@ def _train_locked(run: Run, progress: Progress) -> None:
             reader.keep(training_frames(reader.n_frames, params), KEPT_FRAME_BYTES)  # decoded once, by the scene model
             scene = estimate_scene(reader, video["n_animals"], params, progress)
             identity = _InBackground(partial(_learn_identities, video["path"], scene, params))
-            net, report = train_feature_net(reader, scene, params, progress)
-            tuning = tune.tune(reader, scene, net, params, reader.readable_frames, progress)[1] if params.tune else None
+            net, report, tuning = _InBackground(partial(_learn_features, reader, scene, params, progress)).result()
             if not identity.done():
                 progress.start("learning identities", None)
             identities, identity_report = identity.result()
@@ -269,15 +268,28 @@ def _train_locked(run: Run, progress: Progress) -> None:
         Checkpoint(net, info, identities).save(path)
 
 
+def _learn_features(reader: VideoReader, scene: Scene, params: Params, progress: Progress
+                    ) -> tuple[FeatureNet, TrainReport, tune.TuningReport | None]:  # fmt: skip
+    net, report = train_feature_net(reader, scene, params, progress)
+    tuning = tune.tune(reader, scene, net, params, reader.readable_frames, progress)[1] if params.tune else None
+    return net, report, tuning
+
+
 def _learn_identities(path: str, scene: Scene, params: Params) -> tuple[IdentityNet | None, IdentityReport]:
     with VideoReader(path) as reader:  # a reader of its own: the feature net's training reads the same video
         return train_identity(reader, scene, params)
 
 
 class _InBackground(Generic[T]):
-    """``work()`` in a daemon thread, beside the caller's own work: torch's operators release the GIL, so the
-    identity net trains while the feature net does (sleap clip, two cores: the train stage 25 s, 35 s one after
-    the other). An interrupted run exits without waiting for it."""
+    """``work()`` in a daemon thread: torch's operators release the GIL, so the identity net trains while the
+    feature net does (sleap clip, two cores: the train stage 25 s, 35 s one after the other). An interrupted run
+    exits without waiting for it.
+
+    Both trainings run in threads of their own, not in the main thread: libgomp frees a thread's OpenMP workers
+    when the thread ends, but keeps the main thread's. Left idle beside a running team, they make libgomp count more
+    threads than cores and stop spinning at barriers, and then every parallel region goes through the kernel. On
+    the 8-fish scene, the identity net took 105 s after the feature net had trained in the main thread for only
+    12 s, 65 s when that net trained in a thread, and 56 s alone."""
 
     def __init__(self, work: Callable[[], T]) -> None:
         self._outcome: tuple[T | None, BaseException | None] = (None, None)
