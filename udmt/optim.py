@@ -3,10 +3,10 @@
 The two nets train side by side, in two threads (``udmt.pipeline``), so torch's global generator must not be
 seeded by one while the other draws from it: :func:`seeded` builds a net under a lock.
 
-Adam comes without ``torch.optim``'s ``Optimizer`` class. Building any ``torch.optim.Optimizer`` imports ``torch._dynamo`` (``torch/_compile.py``), which took 1.8–2.5 s of a
-short clip's whole run on two cores (measured on the sleap and zebrafish clips). Torch's functional
-``torch.optim.adam.adam`` runs the same update the class runs, and imports nothing: the nets train bit for bit as
-with ``torch.optim.Adam`` (``tests/test_optim.py`` compares them).
+Adam comes without ``torch.optim``'s ``Optimizer`` class: building any ``torch.optim.Optimizer`` imports
+``torch._dynamo`` (``torch/_compile.py``), which took 1.8–2.5 s of a short clip's whole run on two cores (measured
+on the sleap and zebrafish clips). Torch's functional ``torch.optim.adam.adam`` runs the same update the class
+runs, and imports nothing: the nets train bit for bit as with ``torch.optim.Adam`` (``tests/test_optim.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import TypeVar
 
 import torch
 from torch.optim.adam import adam
-
 
 _SEEDING = threading.Lock()
 Net = TypeVar("Net", bound=torch.nn.Module)

@@ -32,11 +32,11 @@ import torch
 
 import udmt
 from udmt import quality, store, tune
+from udmt.appearance import IdentityNet
 from udmt.errors import InputError, InputWarning, Interrupted, UdmtError, UsageError, writing
 from udmt.filters import Engine
-from udmt.initialise import read_points
-from udmt.appearance import IdentityNet
 from udmt.individuals import IdentityReport, train_identity
+from udmt.initialise import read_points
 from udmt.model import Checkpoint, FeatureNet, load_checkpoint
 from udmt.params import Params, params_to_toml
 from udmt.progress import SILENT, Progress
