@@ -162,6 +162,7 @@ def test_the_individuals_of_a_video_are_learned_from_its_global_fragments(
         fragments = appearance.find_global_fragments(reader, scene, params, params.identity_windows)
     assert net is not None and report.fragments == len(fragments) >= 2
     assert report.named >= 2 and report.validation_accuracy >= 0.95
+    assert len(report.held_out_recall) == 2 and min(report.held_out_recall) >= 0.9 and report.look_alikes == ()
     # Whatever the fragment, the rat (the larger animal) gets the same class.
     rat_class = set()
     for fragment in fragments:
@@ -192,3 +193,16 @@ def test_crops_are_recorded_where_the_rat_and_a_mouse_exchanged_trackers() -> No
     alone = appearance.CropRecorder(scene, 0, 1)  # the same blobs with equal animals: the rat's blob is a pile
     alone.record(frame, obs, owner=np.array([first, rat, second]), units=np.array([1, 1, 1]))
     assert alone.index[0].tolist() == [0, -1, 1]
+
+
+def test_the_held_out_check_names_identities_the_net_takes_for_others() -> None:
+    """Identity 2's crops are mostly named 0 (two look-alikes clustered into 0, odds and ends left to 2): its recall
+    shows it, and it is reported as a look-alike of 0; identity 3 had no held-out crops."""
+    truth = np.array([0] * 10 + [1] * 10 + [2] * 10)
+    named = np.array([0] * 10 + [1] * 9 + [2] + [0] * 6 + [2] * 3 + [1])
+    check = individuals.held_out_check(named, truth, 4)
+    assert check.accuracy == pytest.approx(22 / 30)
+    np.testing.assert_allclose(check.recall, [1.0, 0.9, 0.3, np.nan])
+    assert check.taken_for.tolist() == [-1, 2, 0, -1]
+    reported = check.reported()
+    assert reported["held_out_recall"] == (1.0, 0.9, 0.3, None) and reported["look_alikes"] == ((2, 0),)

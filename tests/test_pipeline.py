@@ -13,7 +13,7 @@ import xarray as xr
 from udmt.cli.app import run_app
 from udmt.individuals import MIN_ACCURACY
 from udmt.params import Params
-from udmt.pipeline import _InBackground, chunk_bounds
+from udmt.pipeline import _identity_attrs, _InBackground, chunk_bounds
 from udmt.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE
 from udmt.evaluate import evaluate_store
 from udmt.store import read_tracks
@@ -59,11 +59,23 @@ def test_track_scores_and_store_is_a_movement_dataset(tracked: Path, mice: Path)
     assert len(attrs["model_checksum"]) == 64 and attrs["video_hash"] and attrs["params"]["seed"] == 0
     # Whether the animals' looks could be learned is recorded (here: too few global fragments in 300 frames).
     assert attrs["identity_model"]["used"] == (attrs["identity_model"]["validation_accuracy"] >= MIN_ACCURACY)
+    # Per-identity figures name output animals, so they are given only where the net named the tracks.
+    assert ("held_out_recall" in attrs["identity_model"]) == attrs["identity_model"]["used"]
     # Tuning is recorded, and the parameters in the store are the ones tracked with: the plan's, tuned ones replaced.
     tuning = attrs["tuning"]
     assert tuning["windows"] >= 1 and tuning["score"] <= tuning["given_score"]
     planned = json.loads((tracked.with_suffix(".udmt-run") / "manifest.json").read_text())["params"]
     assert attrs["params"] == {**planned, **tuning["chosen"]}
+
+
+def test_per_identity_figures_are_given_by_output_animal() -> None:
+    """Identity k is written as animal ``animal_of[k]``: its recall and look-alikes are reported under that name."""
+    report = {"used": True, "held_out_recall": (0.99, 0.44, None), "look_alikes": ((1, 0),)}
+    names = ["animal_0", "animal_1", "animal_2"]
+    attrs = _identity_attrs(report, np.array([2, 0, 1]), names)
+    assert attrs["held_out_recall"] == {"animal_2": 0.99, "animal_0": 0.44, "animal_1": None}
+    assert attrs["look_alikes"] == [["animal_0", "animal_2"]] and attrs["used"]
+    assert _identity_attrs(report, None, names) == {"used": True}
 
 
 def test_positions_are_in_original_pixels(tracked: Path, mice: Path) -> None:

@@ -415,6 +415,7 @@ def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
                            time_chunk=params.time_chunk, attrs={}, overwrite=True, times=times)
         progress.start(f"stitching {Path(video['path']).name}", len(tasks))
         order = np.arange(n)  # output animal of each chunk column
+        identities: np.ndarray | None = None  # output animal of each learned identity, where the chunks used them
         links, previous, totals, changes, votes = [], None, np.zeros(len(_QC_FLAGS) + 2), 0, np.zeros(2, int)
         checks = []
         for t in tasks:
@@ -424,6 +425,7 @@ def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
             checks.append(chunk.forward_backward.ravel())
             if previous is None and chunk.start_identity is not None:
                 order[chunk.start_identity] = np.arange(n)  # the first chunk's initial tracks name the animals
+                identities = order.copy()
             if previous is not None:
                 link = link_chunks(previous, chunk, scene.body_length)
                 identified = chunk.start_identity is not None  # columns are learned identities: no relinking
@@ -450,7 +452,7 @@ def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
             "width": video["width"], "height": video["height"], "video_truncated_at": video["truncated_at"],
             "model_checksum": checksum, "params": _tracking_params(run, checkpoint).as_dict(),
             "tuning": checkpoint.info.get("tuning"), "scene": scene.to_attrs(),
-            "training": checkpoint.info.get("train", {}), "identity_model": checkpoint.info.get("identity", {}),
+            "training": checkpoint.info.get("train", {}), "identity_model": _identity_attrs(checkpoint.info.get("identity", {}), identities, names),
             "chunk_plan": [{"start": t["start"], "stop": t["stop"]} for t in tasks], "stitch_links": links,
             "qc": {**_qc_summary(totals, video["n_frames"] * n), "identity_changes": changes,
                    # unsupervised identity quality: how often a crop's likeliest identity is the one it was given
@@ -464,6 +466,18 @@ def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
         tmp.replace(final)
         written.append(final)
     return written
+
+
+def _identity_attrs(report: dict[str, Any], animal_of: np.ndarray | None, names: list[str]) -> dict[str, Any]:
+    """The identity report with its per-identity figures given by output animal (``animal_of``: each identity's);
+    without them where the tracks were not named by the net, as its identities are then no animal's."""
+    recall = report.get("held_out_recall", ())
+    attrs = {k: v for k, v in report.items() if k not in ("held_out_recall", "look_alikes")}
+    if animal_of is None or len(recall) != len(names):
+        return attrs
+    attrs["held_out_recall"] = {names[animal_of[k]]: r for k, r in enumerate(recall)}
+    attrs["look_alikes"] = [[names[animal_of[a]], names[animal_of[b]]] for a, b in report.get("look_alikes", ())]
+    return attrs
 
 
 _QC_FLAGS = {"merged": store.FLAG_MERGED, "lost": store.FLAG_LOST, "corrected": store.FLAG_CORRECTED}
