@@ -206,3 +206,53 @@ def test_the_held_out_check_names_identities_the_net_takes_for_others() -> None:
     assert check.taken_for.tolist() == [-1, 2, 0, -1]
     reported = check.reported()
     assert reported["held_out_recall"] == (1.0, 0.9, 0.3, None) and reported["look_alikes"] == ((2, 0),)
+    assert check.most_confused_pair() == (0, 2) and check.accuracy_merging(0, 2) == pytest.approx(28 / 30)
+
+
+def test_merged_identities_share_their_probability_and_leave_the_others_alone() -> None:
+    net = appearance.IdentityNet(3)
+    prototypes = torch.randn(3, 32, generator=torch.Generator().manual_seed(0))
+    net.prototypes.copy_(torch.nn.functional.normalize(prototypes, dim=1))
+    crops = torch.rand((5, appearance.CROP, appearance.CROP), generator=torch.Generator().manual_seed(1))
+    before = np.exp(net.log_probs(crops))
+    net.merge(0, 2)
+    after = np.exp(net.log_probs(crops))
+    np.testing.assert_allclose(after[:, 0], after[:, 2], rtol=1e-6)
+    np.testing.assert_allclose(after[:, 0] + after[:, 2], before[:, 0] + before[:, 2], rtol=1e-5)
+    np.testing.assert_allclose(after[:, 1], before[:, 1], rtol=1e-5)
+
+
+def _check(confusion: list[list[int]]) -> individuals.HeldOutCheck:
+    return individuals.HeldOutCheck(np.array(confusion))
+
+
+def test_a_net_failing_only_by_one_look_alike_pair_is_used_with_the_pair_merged() -> None:
+    """Two of four animals split across two identities: merged, the net passes; a net confused all over, or one
+    that passes on its own, is left as it is."""
+    one_pair = _check([[50, 0, 0, 0], [0, 50, 0, 0], [0, 0, 30, 20], [0, 0, 15, 35]])
+    net = appearance.IdentityNet(4)
+    assert one_pair.accuracy < individuals.MIN_ACCURACY
+    assert individuals._merged_look_alikes(net, one_pair) == {"merged": (2, 3), "merged_accuracy": 1.0}
+    assert net.group.tolist() == [0, 1, 2, 2]
+    report = individuals.IdentityReport(10, 10, 1, 0.0, one_pair.accuracy, merged=(2, 3), merged_accuracy=1.0)
+    used, judged = individuals._judged(net, report)
+    assert used is net and judged.used
+    for confusion in ([[35, 15, 0, 0], [15, 35, 0, 0], [0, 0, 35, 15], [0, 0, 15, 35]],  # two pairs
+                      [[50, 0, 0, 0], [0, 50, 0, 0], [0, 0, 48, 2], [0, 0, 2, 48]]):  # passes unmerged
+        net = appearance.IdentityNet(4)
+        assert individuals._merged_look_alikes(net, _check(confusion)) == {}
+        assert net.group.tolist() == [0, 1, 2, 3]
+
+
+def test_merged_identities_survive_the_checkpoint_and_older_checkpoints_load(tmp_path: Path) -> None:
+    from udmt.model import Checkpoint, FeatureNet, load_checkpoint
+
+    identities = appearance.IdentityNet(3)
+    identities.merge(1, 2)
+    path = tmp_path / "model.pt"
+    Checkpoint(FeatureNet(), {}, identities).save(path)
+    assert load_checkpoint(path)[0].identities.group.tolist() == [0, 1, 1]
+    payload = torch.load(path, weights_only=True)
+    del payload["identities"]["state"]["group"]  # as written before identities could be merged
+    torch.save(payload, path)
+    assert load_checkpoint(path)[0].identities.group.tolist() == [0, 1, 2]

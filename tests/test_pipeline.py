@@ -58,7 +58,8 @@ def test_track_scores_and_store_is_a_movement_dataset(tracked: Path, mice: Path)
     attrs = ds.attrs
     assert len(attrs["model_checksum"]) == 64 and attrs["video_hash"] and attrs["params"]["seed"] == 0
     # Whether the animals' looks could be learned is recorded (here: too few global fragments in 300 frames).
-    assert attrs["identity_model"]["used"] == (attrs["identity_model"]["validation_accuracy"] >= MIN_ACCURACY)
+    report = attrs["identity_model"]
+    assert report["used"] == (max(report["validation_accuracy"], report["merged_accuracy"] or 0.0) >= MIN_ACCURACY)
     # Per-identity figures name output animals, so they are given only where the net named the tracks.
     assert ("held_out_recall" in attrs["identity_model"]) == attrs["identity_model"]["used"]
     # Tuning is recorded, and the parameters in the store are the ones tracked with: the plan's, tuned ones replaced.
@@ -70,11 +71,12 @@ def test_track_scores_and_store_is_a_movement_dataset(tracked: Path, mice: Path)
 
 def test_per_identity_figures_are_given_by_output_animal() -> None:
     """Identity k is written as animal ``animal_of[k]``: its recall and look-alikes are reported under that name."""
-    report = {"used": True, "held_out_recall": (0.99, 0.44, None), "look_alikes": ((1, 0),)}
+    report = {"used": True, "held_out_recall": (0.99, 0.44, None), "look_alikes": ((1, 0),), "merged": (0, 1)}
     names = ["animal_0", "animal_1", "animal_2"]
     attrs = _identity_attrs(report, np.array([2, 0, 1]), names)
     assert attrs["held_out_recall"] == {"animal_2": 0.99, "animal_0": 0.44, "animal_1": None}
-    assert attrs["look_alikes"] == [["animal_0", "animal_2"]] and attrs["used"]
+    assert attrs["look_alikes"] == [["animal_0", "animal_2"]] and attrs["merged"] == ["animal_2", "animal_0"]
+    assert attrs["used"]
     assert _identity_attrs(report, None, names) == {"used": True}
 
 

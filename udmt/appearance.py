@@ -50,6 +50,7 @@ class IdentityNet(nn.Module):
         )  # fmt: skip
         self.register_buffer("prototypes", torch.zeros(n_classes, dim))
         self.register_buffer("temperature", torch.tensor(TRAIN_TEMPERATURE))  # calibrated after training
+        self.register_buffer("group", torch.arange(n_classes))  # identities it cannot tell apart share one (merge)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.normalize(self.body(x), dim=1)
@@ -60,12 +61,21 @@ class IdentityNet(nn.Module):
         with torch.no_grad():
             return nn.functional.normalize(self.embed(x) + self.embed(torch.flip(x, dims=(-2, -1))), dim=1)
 
+    def merge(self, a: int, b: int) -> None:
+        """Identities ``a`` and ``b`` look alike to the net: from now on it gives both the same probability."""
+        self.group[self.group == self.group[b]] = self.group[a]
+
     def log_probs(self, crops: torch.Tensor) -> np.ndarray:
-        """(n, K) log-probabilities of each crop's identity."""
+        """(n, K) log-probabilities of each crop's identity; identities of one group share their group's equally."""
         if len(crops) == 0:
             return np.zeros((0, len(self.prototypes)), np.float32)
         logits = self.embed_both(crops) @ self.prototypes.T / self.temperature
-        return torch.log_softmax(logits, dim=1).numpy()
+        logp = torch.log_softmax(logits, dim=1)
+        if bool((self.group == torch.arange(len(self.group))).all()):
+            return logp.numpy()
+        size = torch.bincount(self.group, minlength=len(self.group)).to(logp.dtype)
+        pooled = torch.zeros_like(logp).index_add_(1, self.group, logp.exp())
+        return torch.log(pooled[:, self.group] / size[self.group]).numpy()
 
 
 # -- crops ------------------------------------------------------------------------------------------------

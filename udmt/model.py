@@ -133,8 +133,11 @@ def load_checkpoint(path: Path) -> tuple[Checkpoint, str]:
         net.load_state_dict(payload["state"])
         identities = None
         if payload.get("identities") is not None:
-            identities = IdentityNet(int(payload["identities"]["classes"]))
-            identities.load_state_dict(payload["identities"]["state"])
+            classes = int(payload["identities"]["classes"])
+            identities = IdentityNet(classes)
+            state = dict(payload["identities"]["state"])
+            state.setdefault("group", torch.arange(classes))  # written before identities could be merged
+            identities.load_state_dict(state)
             identities.eval()
     except Exception as err:  # any decoding failure means the file is not a usable checkpoint
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

@@ -452,7 +452,8 @@ def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
             "width": video["width"], "height": video["height"], "video_truncated_at": video["truncated_at"],
             "model_checksum": checksum, "params": _tracking_params(run, checkpoint).as_dict(),
             "tuning": checkpoint.info.get("tuning"), "scene": scene.to_attrs(),
-            "training": checkpoint.info.get("train", {}), "identity_model": _identity_attrs(checkpoint.info.get("identity", {}), identities, names),
+            "training": checkpoint.info.get("train", {}),
+            "identity_model": _identity_attrs(checkpoint.info.get("identity", {}), identities, names),
             "chunk_plan": [{"start": t["start"], "stop": t["stop"]} for t in tasks], "stitch_links": links,
             "qc": {**_qc_summary(totals, video["n_frames"] * n), "identity_changes": changes,
                    # unsupervised identity quality: how often a crop's likeliest identity is the one it was given
@@ -472,11 +473,12 @@ def _identity_attrs(report: dict[str, Any], animal_of: np.ndarray | None, names:
     """The identity report with its per-identity figures given by output animal (``animal_of``: each identity's);
     without them where the tracks were not named by the net, as its identities are then no animal's."""
     recall = report.get("held_out_recall", ())
-    attrs = {k: v for k, v in report.items() if k not in ("held_out_recall", "look_alikes")}
+    attrs = {k: v for k, v in report.items() if k not in ("held_out_recall", "look_alikes", "merged")}
     if animal_of is None or len(recall) != len(names):
         return attrs
     attrs["held_out_recall"] = {names[animal_of[k]]: r for k, r in enumerate(recall)}
     attrs["look_alikes"] = [[names[animal_of[a]], names[animal_of[b]]] for a, b in report.get("look_alikes", ())]
+    attrs["merged"] = [names[animal_of[k]] for k in report.get("merged", ())]
     return attrs
 
 
