@@ -384,13 +384,15 @@ def _reidentify(tracks: ChunkTracks, evidence: np.ndarray, at: int) -> ChunkTrac
     total, n = tracks.flags.shape
     segments, touches = reidentify.segments_of(tracks.flags, evidence, tracks.position)
     reidentify.name_segments(segments, evidence.shape[2], total)
-    seen = np.isfinite(evidence).all(axis=2)
-    vote = np.where(seen, np.nan_to_num(evidence).argmax(axis=2), -1)
-    columns = {"position": (tracks.position, np.nan), "confidence": (tracks.confidence, 0.0), "vote": (vote, -1)}
+    columns = {"position": (tracks.position, np.nan), "confidence": (tracks.confidence, 0.0),
+               "evidence": (evidence, np.nan)}
     out, flags, changes = reidentify.relabel(segments, touches, columns, tracks.flags, FLAG_CORRECTED)
     start_identity = np.array([_identity_at(segments, j, at) for j in range(n)])
     reidentify.fill_gaps(out["position"], out["confidence"], flags, max_gap=MAX_INTERPOLATED_GAP)
-    votes = out["vote"] >= 0
-    agreeing = int((out["vote"] == np.arange(n)[None]).sum())
+    # A crop agrees when no identity is likelier than the one it was given (ties: identities merged as look-alikes).
+    named = out["evidence"]
+    seen = np.isfinite(named).all(axis=2)
+    own = named[:, np.arange(n), np.arange(n)]
+    agreeing = int((seen & (own >= np.nan_to_num(named, nan=-np.inf).max(axis=2))).sum())
     return ChunkTracks(tracks.start, out["position"], out["confidence"], flags, tracks.start_frame, start_identity,
-                       changes, (agreeing, int(votes.sum())))
+                       changes, (agreeing, int(seen.sum())))
