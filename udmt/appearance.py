@@ -73,9 +73,9 @@ class IdentityNet(nn.Module):
         logp = torch.log_softmax(logits, dim=1)
         if bool((self.group == torch.arange(len(self.group))).all()):
             return logp.numpy()
-        size = torch.bincount(self.group, minlength=len(self.group)).to(logp.dtype)
-        pooled = torch.zeros_like(logp).index_add_(1, self.group, logp.exp())
-        return torch.log(pooled[:, self.group] / size[self.group]).numpy()
+        same = self.group[:, None] == self.group[None, :]  # (K, K) identities of one group
+        shared = torch.logsumexp(logp[:, None, :].masked_fill(~same, -torch.inf), dim=2)  # in log space: no underflow
+        return (shared - torch.log(same.sum(dim=1).to(logp.dtype))).numpy()
 
 
 # -- crops ------------------------------------------------------------------------------------------------

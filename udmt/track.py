@@ -391,7 +391,7 @@ def _reidentify(tracks: ChunkTracks, evidence: np.ndarray, at: int) -> ChunkTrac
     reidentify.fill_gaps(out["position"], out["confidence"], flags, max_gap=MAX_INTERPOLATED_GAP)
     # A crop agrees when no identity is likelier than the one it was given (ties: identities merged as look-alikes).
     named = out["evidence"]
-    seen = np.isfinite(named).all(axis=2)
+    seen = ~np.isnan(named).any(axis=2)
     own = named[:, np.arange(n), np.arange(n)]
     agreeing = int((seen & (own >= np.nan_to_num(named, nan=-np.inf).max(axis=2))).sum())
     return ChunkTracks(tracks.start, out["position"], out["confidence"], flags, tracks.start_frame, start_identity,
