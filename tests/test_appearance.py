@@ -240,10 +240,11 @@ def test_a_net_failing_only_by_one_look_alike_pair_is_used_with_the_pair_merged(
     used, judged = individuals._judged(net, report)
     assert used is net and judged.used
     for confusion in ([[35, 15, 0, 0], [15, 35, 0, 0], [0, 0, 35, 15], [0, 0, 15, 35]],  # two pairs
-                      [[50, 0, 0, 0], [0, 50, 0, 0], [0, 0, 48, 2], [0, 0, 2, 48]]):  # passes unmerged
-        net = appearance.IdentityNet(4)
+                      [[50, 0, 0, 0], [0, 50, 0, 0], [0, 0, 48, 2], [0, 0, 2, 48]],  # passes unmerged
+                      [[50, 0, 0], [0, 30, 20], [0, 15, 35]]):  # three animals: the pair is most of them
+        net = appearance.IdentityNet(len(confusion))
         assert individuals._merged_look_alikes(net, _check(confusion)) == {}
-        assert net.group.tolist() == [0, 1, 2, 3]
+        assert net.group.tolist() == list(range(len(confusion)))
 
 
 def test_merged_identities_survive_the_checkpoint_and_older_checkpoints_load(tmp_path: Path) -> None:

@@ -175,8 +175,9 @@ def _merged_look_alikes(net: IdentityNet, check: HeldOutCheck) -> dict[str, obje
     alone, 0.883 so. One pair only, and only here, after the global fragments' net: merging until the check
     passed merged 3–6 fish or worms into groups and scored 0.770–0.866 where motion alone scored 0.916–0.975,
     and a merged pair made 14 flies' global fragments' net pass (0.902) where the individual fragments' net
-    (0.955) scores 1.000 against 0.939."""
-    if check.accuracy >= MIN_ACCURACY:
+    (0.955) scores 1.000 against 0.939. The net must still tell apart at least as many animals as it merges: of
+    two or three animals, a merged pair leaves it knowing nothing, or one animal."""
+    if check.accuracy >= MIN_ACCURACY or len(check.confusion) < 4:
         return {}
     a, b = check.most_confused_pair()
     merged_accuracy = check.accuracy_merging(a, b)
