@@ -61,7 +61,7 @@ def test_track_scores_and_store_is_a_movement_dataset(tracked: Path, mice: Path)
     report = attrs["identity_model"]
     assert report["used"] == (max(report["validation_accuracy"], report["merged_accuracy"] or 0.0) >= MIN_ACCURACY)
     # Per-identity figures name output animals, so they are given only where the net named the tracks.
-    assert ("held_out_recall" in attrs["identity_model"]) == attrs["identity_model"]["used"]
+    assert ("held_out_recall" in report) == report["used"]
     # Tuning is recorded, and the parameters in the store are the ones tracked with: the plan's, tuned ones replaced.
     tuning = attrs["tuning"]
     assert tuning["windows"] >= 1 and tuning["score"] <= tuning["given_score"]

@@ -415,7 +415,7 @@ def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
                            time_chunk=params.time_chunk, attrs={}, overwrite=True, times=times)
         progress.start(f"stitching {Path(video['path']).name}", len(tasks))
         order = np.arange(n)  # output animal of each chunk column
-        identities: np.ndarray | None = None  # output animal of each learned identity, where the chunks used them
+        identified = False  # the chunks' columns are the identity net's identities (then ``order`` maps them)
         links, previous, totals, changes, votes = [], None, np.zeros(len(_QC_FLAGS) + 2), 0, np.zeros(2, int)
         checks = []
         for t in tasks:
@@ -425,7 +425,7 @@ def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
             checks.append(chunk.forward_backward.ravel())
             if previous is None and chunk.start_identity is not None:
                 order[chunk.start_identity] = np.arange(n)  # the first chunk's initial tracks name the animals
-                identities = order.copy()
+                identified = True
             if previous is not None:
                 link = link_chunks(previous, chunk, scene.body_length)
                 identified = chunk.start_identity is not None  # columns are learned identities: no relinking
@@ -453,7 +453,8 @@ def _stitch_locked(run: Run, progress: Progress) -> list[Path]:
             "model_checksum": checksum, "params": _tracking_params(run, checkpoint).as_dict(),
             "tuning": checkpoint.info.get("tuning"), "scene": scene.to_attrs(),
             "training": checkpoint.info.get("train", {}),
-            "identity_model": _identity_attrs(checkpoint.info.get("identity", {}), identities, names),
+            "identity_model": _identity_attrs(checkpoint.info.get("identity", {}), order if identified else None,
+                                              names),
             "chunk_plan": [{"start": t["start"], "stop": t["stop"]} for t in tasks], "stitch_links": links,
             "qc": {**_qc_summary(totals, video["n_frames"] * n), "identity_changes": changes,
                    # unsupervised identity quality: how often a crop's likeliest identity is the one it was given

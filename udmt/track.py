@@ -393,6 +393,6 @@ def _reidentify(tracks: ChunkTracks, evidence: np.ndarray, at: int) -> ChunkTrac
     named = out["evidence"]
     seen = ~np.isnan(named).any(axis=2)
     own = named[:, np.arange(n), np.arange(n)]
-    agreeing = int((seen & (own >= np.nan_to_num(named, nan=-np.inf).max(axis=2))).sum())
+    agreeing = int((seen & (own >= named.max(axis=2))).sum())  # unseen rows: NaN, never agreeing
     return ChunkTracks(tracks.start, out["position"], out["confidence"], flags, tracks.start_frame, start_identity,
                        changes, (agreeing, int(seen.sum())))
