@@ -246,6 +246,31 @@ def test_split_by_shapes_keeps_each_body_whole_where_the_nearest_centre_cuts_it(
     assert identity.split_by_shapes(x, y, weights, [shapes[0], shapes[1] + [0.0, 40.0]], np.full(2, 24.0)) is None
 
 
+def test_split_by_shapes_gives_no_animal_much_more_than_its_own_area() -> None:
+    # A worm lies still along y (x 48-51); another crawls along x over it, and its head (x 52-63) is now past the
+    # first worm's body: nearer that body than its own shape of the frame before, which ended at x = 46.
+    still = [(x, y) for x in range(48, 52) for y in range(20, 80)]
+    crawler = [(x, y) for x in range(10, 64) for y in range(48, 52)]
+    points = np.array(sorted(set(still) | set(crawler)), np.float64)
+    x, y, weights = points[:, 0], points[:, 1], np.ones(len(points))
+    shapes = [np.array(still, np.float64), np.array([(x, y) for x in range(10, 47) for y in range(48, 52)], np.float64)]
+    own = np.array([len(still), len(crawler)], np.float64)
+    uncapped = identity.split_by_shapes(x, y, weights, shapes, np.full(2, 24.0))
+    capped = identity.split_by_shapes(x, y, weights, shapes, np.full(2, 24.0), 1.1 * own)
+    assert uncapped is not None and capped is not None
+    assert len(uncapped[1][0]) > 1.1 * own[0]  # the nearest shape gives the still worm the crawler's head
+    assert len(capped[1][0]) <= 1.1 * own[0] and sum(len(p) for p in capped[1]) == len(points)
+    crawler_centre = np.array([36.5, 49.5])  # its share moves towards the whole crawler
+    assert np.linalg.norm(capped[0][1] - crawler_centre) < np.linalg.norm(uncapped[0][1] - crawler_centre)
+    # The pixels given back are those the crawler's shape is least farther from than the still worm's.
+    given = {tuple(p) for p in capped[1][1]} - {tuple(p) for p in uncapped[1][1]}
+    assert given and all(p[0] >= 47 for p in given)
+    # Shares within their caps are untouched.
+    same = identity.split_by_shapes(x, y, weights, shapes, np.full(2, 24.0), 2.0 * own)
+    assert same is not None
+    np.testing.assert_array_equal(same[0], uncapped[0])
+
+
 def _track_drawn(draw: Callable[[int], tuple[np.ndarray, np.ndarray]], scene: Scene,
                  frames: int) -> Iterator[tuple[FrameResult, np.ndarray]]:  # fmt: skip
     """Track the foreground ``draw(t)`` -> (diff, true centres) draws for t in [0, frames), started on the true

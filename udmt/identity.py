@@ -157,19 +157,25 @@ def nearest_centre(x: np.ndarray, y: np.ndarray, centres: np.ndarray, sizes: np.
 
 
 def split_by_shapes(
-    x: np.ndarray, y: np.ndarray, weights: np.ndarray, shapes: Sequence[np.ndarray], min_pixels: np.ndarray
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray, shapes: Sequence[np.ndarray], min_pixels: np.ndarray,
+    max_pixels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]] | None:
     """Share a blob's pixels among the animals in it by their shapes: each pixel goes to the animal whose expected
     shape (``shapes``: its pixels a frame earlier, moved by its velocity, (m, 2) float) lies nearest, the first
-    on a tie. Returns each animal's weighted centroid and its pixels (its shape for the next frame), or None
-    where an animal gets fewer than ``min_pixels`` or no weight: its old shape no longer explains the blob.
+    on a tie, but no animal gets more than ``max_pixels`` where others have room (:func:`_capped`). Returns each
+    animal's weighted centroid and its pixels (its shape for the next frame), or None where an animal gets fewer
+    than ``min_pixels`` or no weight: its old shape no longer explains the blob.
 
     Two worms lying across each other make one X-shaped blob whose halves, as the nearest-centre split cuts it,
-    hold half of each worm; the shapes keep each body whole, as the animals move little between frames.
+    hold half of each worm; the shapes keep each body whole, as the animals move little between frames. Where one
+    worm's head crawls on past the other's body, the new pixels lie nearer that body than the head's own shape:
+    the cap gives them back before the wrong shape is carried into the next frame (measured, `benchmarks/RESULTS.md`).
     """
     points = np.stack([x, y], axis=1).astype(np.float64)
     distance = np.stack([cKDTree(shape).query(points)[0] for shape in shapes])
     owner = np.argmin(distance, axis=0)
+    if max_pixels is not None:
+        owner = _capped(distance, owner, max_pixels)
     centres = np.empty((len(shapes), 2))
     pixels = []
     for k in range(len(shapes)):
@@ -180,6 +186,31 @@ def split_by_shapes(
         centres[k] = (points[mine] * weights[mine, None]).sum(axis=0) / total
         pixels.append(points[mine])
     return centres, pixels
+
+
+def _capped(distance: np.ndarray, owner: np.ndarray, max_pixels: np.ndarray) -> np.ndarray:
+    """``owner`` (pixel → animal, from ``distance`` (K, pixels) to each animal's shape) with no animal holding more
+    than ``max_pixels`` (K,): the most overfull animal gives up its excess pixels whose next-nearest shape among the
+    animals with room is least farther away, then the next, until none is over or none has room."""
+    owner = owner.copy()
+    full = np.zeros(len(distance), bool)
+    for _ in range(len(distance)):
+        counts = np.bincount(owner, minlength=len(distance))
+        excess = counts - max_pixels
+        k = int(np.argmax(excess))
+        if excess[k] <= 0:
+            break
+        full[k] = True
+        room = ~full
+        if not room.any():
+            break
+        mine = np.flatnonzero(owner == k)
+        other = np.where(room[:, None], distance[:, mine], np.inf)
+        best = np.argmin(other, axis=0)
+        regret = other[best, np.arange(len(mine))] - distance[k, mine]
+        order = np.argsort(regret, kind="stable")[: int(np.ceil(excess[k]))]
+        owner[mine[order]] = best[order]
+    return owner
 
 
 # -- segment-level identity correction -----------------------------------------------------------------

@@ -5,7 +5,7 @@ crop a search window around each animal's predicted position → feature net →
 (where does this animal's learned appearance match best?) → match animals to foreground blobs on a cost
 matrix → refine each position on its blob (the centroid of a blob it owns alone; in a blob it shares, an
 animal-shaped share along each animal's own body axis, weighted by its size, or for elongated animals the pixels
-nearest its own shape of the frame before, ``Tracker._split``) → update each filter at the refined position,
+nearest its own shape of the frame before, no more than its own area alone, ``Tracker._split``) → update each filter at the refined position,
 slowly while animals touch so a neighbour's appearance does not overwrite the model. A tracker left on another
 animal while some animal goes unclaimed is moved to it, and a large animal's tracker left on a small animal
 exchanges places with a small animal's tracker on the large one (``Tracker._reclaim``).
@@ -55,6 +55,10 @@ class FrameResult:
 
 STRANDED_FRAMES = 3  # a surplus tracker and an unclaimed animal this many frames in a row: not a flicker
 MIN_SHARE = 0.2  # of its area: an elongated animal's shape that leaves it less in a shared blob no longer fits
+# … and a share larger than this many times its own area alone holds part of another animal: about twice the
+# frame-to-frame spread of a worm's area alone (4–6.5 %), three to four times a fish's (2–3 %)
+MAX_SHARE = 1.1
+AREA_RATE = 0.1  # of the running mean of each animal's area alone
 
 
 @dataclass
@@ -72,6 +76,7 @@ class Tracker:
     started: bool = field(init=False, default=False)  # start() has learned the first filters
     shapes: list[np.ndarray | None] = field(init=False)  # elongated animals' last pixels (working px); None: unknown
     axes: np.ndarray = field(init=False)  # compact animals' last body axes (radians); NaN: unknown
+    areas: np.ndarray = field(init=False)  # each animal's area alone (working px², running mean); NaN: unknown
 
     def __post_init__(self) -> None:
         n = len(self.position)
@@ -81,6 +86,7 @@ class Tracker:
         self.units = np.ones(n, dtype=int)
         self.shapes = [None] * n
         self.axes = np.full(n, np.nan)
+        self.areas = np.full(n, np.nan)
         p = self.params
         self.body = self.scene.body_length / self.scene.factor  # working px
         self.width = self.scene.animal_area / self.body  # working px, an animal's mean width
@@ -138,6 +144,8 @@ class Tracker:
                 if single:
                     new[a] = obs.blobs.centroids[b]
                     self._remember(a, x, y, weights)
+                    old = self.areas[a]
+                    self.areas[a] = len(x) if np.isnan(old) else (1 - AREA_RATE) * old + AREA_RATE * len(x)
                 else:
                     new[a], near = identity.local_centroid(x, y, weights, guess[a], 0.6 * self.body)
                     self._remember(a, x[near], y[near], weights[near])
@@ -182,9 +190,10 @@ class Tracker:
         animal's body axis of the frame before, each animal is an ellipse of its size along its own body axis
         (``kernels.split_blob_shaped``), so two bodies lying across each other are not cut into halves of both.
         Elongated animals bend, so no ellipse fits them: those whose shapes are known share the blob by their
-        shapes moved by their velocities (``identity.split_by_shapes``); otherwise, or where a shape no longer
-        fits, a k-means split started from the filter peaks decides, each animal weighted by its size (its pixels
-        there become its shape)."""
+        shapes moved by their velocities (``identity.split_by_shapes``), none taking much more than its own area
+        alone (a worm crawling over another grows a new arm nearer the other's body than its own); otherwise, or
+        where a shape no longer fits, a k-means split started from the filter peaks decides, each animal weighted
+        by its size (its pixels there become its shape)."""
         units = self.units[animals]
         if not self.scene.elongated:
             centres, self.axes[animals] = kernels.split_blob_shaped(x, y, weights, peaks, units, self.body_shape,
@@ -193,7 +202,9 @@ class Tracker:
         known = [self.shapes[a] for a in animals]
         if all(s is not None for s in known):
             expected = [s + self.velocity[a] for s, a in zip(known, animals)]
-            split = identity.split_by_shapes(x, y, weights, expected, MIN_SHARE * self.scene.animal_area * units)
+            typical = self.scene.animal_area * units
+            own = np.where(np.isnan(self.areas[animals]), typical, self.areas[animals])
+            split = identity.split_by_shapes(x, y, weights, expected, MIN_SHARE * typical, MAX_SHARE * own)
             if split is not None:
                 for a, pixels in zip(animals, split[1]):
                     self.shapes[a] = pixels
