@@ -247,6 +247,19 @@ def test_a_net_failing_only_by_one_look_alike_pair_is_used_with_the_pair_merged(
         assert net.group.tolist() == list(range(len(confusion)))
 
 
+def test_a_less_reliable_net_is_used_where_the_animals_are_never_all_apart() -> None:
+    """Too few global fragments to train on (crowded): the individual fragments' net is used down to
+    CROWDED_MIN_ACCURACY; where global fragments were found, it still needs MIN_ACCURACY."""
+    crowded = individuals.IdentityReport(individuals.MIN_NAMED - 1, 0, 0, 0.0, float("nan"))
+    apart = individuals.IdentityReport(15, 15, 200, 1.0, 0.57)
+    assert individuals.required_accuracy(crowded) == individuals.CROWDED_MIN_ACCURACY < individuals.MIN_ACCURACY
+    assert individuals.required_accuracy(apart) == individuals.MIN_ACCURACY
+    report = individuals.IdentityReport(143, 143, 600, 1.0, 0.8, source="individual fragments")
+    net = appearance.IdentityNet(10)
+    assert individuals._judged(net, report, individuals.required_accuracy(crowded))[0] is net
+    assert individuals._judged(net, report, individuals.required_accuracy(apart)) == (None, dataclasses.replace(report, used=False))
+
+
 def test_merged_identities_survive_the_checkpoint_and_older_checkpoints_load(tmp_path: Path) -> None:
     from udmt.model import Checkpoint, FeatureNet, load_checkpoint
 

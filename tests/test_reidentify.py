@@ -67,6 +67,27 @@ def test_a_track_the_tracker_moved_to_another_animal_is_cut_there() -> None:
     np.testing.assert_array_equal(out["position"], _still(total, 3))
 
 
+def test_tracks_that_pass_close_on_separate_blobs_are_cut_there() -> None:
+    """Two animals cross without their blobs merging, and the trackers exchange them at frame 20 (nothing flagged):
+    cut where the tracks came nearer than ``near``, each part is named by its own evidence; left whole, each
+    track's segment would hold both animals."""
+    total = 40
+    flags = np.full((total, 2), FLAG_REFINED, np.uint8)
+    truth = np.tile(np.arange(2), (total, 1))
+    truth[20:] = [1, 0]
+    animals = _still(total, 2)
+    animals[17:23, 1, 0] = [20.0, 14.0, 8.0, 2.0, 8.0, 14.0]  # animal 1 passes animal 0, closest at frame 20
+    position = animals[np.arange(total)[:, None], truth]  # each track where the animal it is on is
+    whole, _ = reidentify.segments_of(flags, _evidence(truth, 2), position)
+    assert len(whole) == 2
+    segments, touches = reidentify.segments_of(flags, _evidence(truth, 2), position, near=30.0)
+    assert sorted((s.track, s.first, s.stop) for s in segments) == [(0, 0, 17), (0, 23, 40), (1, 0, 17), (1, 23, 40)]
+    reidentify.name_segments(segments, 2, total)
+    out, _, changes = reidentify.relabel(segments, touches, {"identity": (truth, -1)}, flags, FLAG_CORRECTED)
+    assert changes == 2
+    np.testing.assert_array_equal(out["identity"], np.tile(np.arange(2), (total, 1)))
+
+
 def test_a_swap_during_a_touch_is_undone_by_the_evidence() -> None:
     total = 60
     flags = _touch(total, 2, slice(25, 35), [0, 1])

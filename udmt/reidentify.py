@@ -55,9 +55,11 @@ class Touch:
         return self.first + int(np.argmin(self.gaps.min(axis=1)))
 
 
-def segments_of(flags: np.ndarray, evidence: np.ndarray, position: np.ndarray) -> tuple[list[Segment], list[Touch]]:
+def segments_of(flags: np.ndarray, evidence: np.ndarray, position: np.ndarray, near: float = 0.0
+                ) -> tuple[list[Segment], list[Touch]]:  # fmt: skip
     """Cut each track into segments of clear frames, scored by ``evidence`` (T, N, K) (log-probabilities, NaN
-    where none), and the ambiguous runs between them (touching, lost). ``position`` is (T, N, 2)."""
+    where none), and the ambiguous runs between them (touching, lost, or nearer than ``near`` to another track:
+    two animals crossing on separate blobs can exchange trackers too). ``position`` is (T, N, 2)."""
     total, n = flags.shape
     gaps = np.linalg.norm(position[:, :, None] - position[:, None], axis=3)
     gaps[:, np.arange(n), np.arange(n)] = np.inf
@@ -65,7 +67,7 @@ def segments_of(flags: np.ndarray, evidence: np.ndarray, position: np.ndarray) -
     segments: list[Segment] = []
     touches: list[Touch] = []
     for track in range(n):
-        clear = (flags[:, track] & AMBIGUOUS) == 0
+        clear = ((flags[:, track] & AMBIGUOUS) == 0) & (gaps[:, track].min(axis=1, initial=np.inf) >= near)
         edges = np.flatnonzero(np.diff(clear.astype(np.int8))) + 1
         bounds = list(zip([0, *edges.tolist()], [*edges.tolist(), total]))
         index: dict[int, int] = {}  # run number → its segment's position in ``segments``
