@@ -167,6 +167,21 @@ def test_evidence_overrides_the_tracker_only_when_it_is_consistent(swapped_share
     assert [s.identity for s in sorted(segments, key=lambda s: (s.track, s.first))] == expected
 
 
+def test_identities_merged_as_look_alikes_are_left_to_motion() -> None:
+    """Tracks 0 and 1 are two look-alikes the net gives one shared probability (``IdentityNet.merge``): every crop
+    ties between their identities. The tie must not vote for the lower index, or the longer segment after their
+    touch would be named identity 0 for sure and the two would be swapped."""
+    total = 80
+    flags = _touch(total, 3, slice(38, 42), [0, 1])
+    flags[60:64, [0, 2]] = FLAG_MERGED  # track 0 touches track 2 later: its segment after the first touch is shorter
+    evidence = np.empty((total, 3, 3), np.float32)
+    evidence[:, :2] = np.log([0.45, 0.45, 0.1])
+    evidence[:, 2] = np.log([0.05, 0.05, 0.9])
+    segments, _ = reidentify.segments_of(flags, evidence, _still(total, 3))
+    reidentify.name_segments(segments, 3, total)
+    assert all(s.identity == s.track for s in segments)
+
+
 def test_segments_overlapping_in_time_never_share_an_identity() -> None:
     rng = np.random.default_rng(3)
     total, n = 200, 4

@@ -87,13 +87,15 @@ def _score(logp: np.ndarray) -> np.ndarray:
     EFFECTIVE_FRAMES crops: the mean calibrated log-probability, and the log of the (add-one) share of crops that
     rank the identity first. Calibration softens every probability of a net with two close prototypes; the votes
     keep a segment whose crops all prefer one of the two look-alikes from a near tie (measured on 10 crowded
-    mice, second synthetic seed: segment frames misnamed 1284 → 12 of 4801, no other benchmark scene worse)."""
+    mice, second synthetic seed: segment frames misnamed 1284 → 12 of 4801, no other benchmark scene worse). A crop
+    whose likeliest identities tie (two identities merged as look-alikes, ``IdentityNet.merge``) votes for each, so
+    that motion, not the lower index, decides between them."""
     logp = np.maximum(logp, LOG_FLOOR)
     seen = np.isfinite(logp).all(axis=1)
     count, k = int(seen.sum()), logp.shape[1]
     if not count:
         return np.zeros(k)
-    votes = np.bincount(logp[seen].argmax(axis=1), minlength=k)
+    votes = (logp[seen] >= logp[seen].max(axis=1, keepdims=True)).sum(axis=0)  # a tie votes for each
     return (logp[seen].mean(axis=0) + np.log((votes + 1) / (count + k))) * min(count, EFFECTIVE_FRAMES)
 
 
