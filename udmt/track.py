@@ -1,14 +1,14 @@
 """The per-frame tracker: correlation filters on learned features, blob refinement, identity assignment.
 
-One :class:`Tracker` follows N animals through consecutive frames (forward or backward in time). Per frame:
-crop a search window around each animal's predicted position → feature net → correlation-filter response
-(where does this animal's learned appearance match best?) → match animals to foreground blobs on a cost
-matrix → refine each position on its blob (the centroid of a blob it owns alone; in a blob it shares, an
-animal-shaped share along each animal's own body axis, weighted by its size, or for elongated animals the pixels
-nearest its own shape of the frame before, no more than its own area alone, ``Tracker._split``) → update each filter at the refined position,
-slowly while animals touch so a neighbour's appearance does not overwrite the model. A tracker left on another
-animal while some animal goes unclaimed is moved to it, and a large animal's tracker left on a small animal
-exchanges places with a small animal's tracker on the large one (``Tracker._reclaim``).
+One :class:`Tracker` follows N animals through consecutive frames (forward or backward in time). Per frame: crop a
+search window around each animal's predicted position → feature net → correlation-filter response (where does this
+animal's learned appearance match best?) → match animals to foreground blobs on a cost matrix → refine each position
+on its blob (the centroid of a blob it owns alone; in a blob it shares, an animal-shaped share along each animal's
+own body axis, weighted by its size, or for elongated animals the pixels nearest its own shape of the frame before,
+no more than its own area alone, ``Tracker._split``) → update each filter at the refined position, slowly while
+animals touch so a neighbour's appearance does not overwrite the model. A tracker left on another animal while some
+animal goes unclaimed is moved to it, and a large animal's tracker left on a small animal exchanges places with a
+small animal's tracker on the large one (``Tracker._reclaim``).
 
 After each pass over a chunk, every touching episode of two animals is judged as a whole
 (``identity.correct_episodes``): the frame-by-frame split of a shared blob cannot tell two animals apart while
@@ -161,6 +161,7 @@ class Tracker:
         for a in np.flatnonzero(lost | reclaimed):
             self.shapes[a] = None
             self.axes[a] = np.nan
+        self.areas[reclaimed] = np.nan  # moved to another animal
         self.missing = np.where(lost, self.missing + 1, 0)
 
         moved = new - self.position
