@@ -182,6 +182,21 @@ def test_identities_merged_as_look_alikes_are_left_to_motion() -> None:
     assert all(s.identity == s.track for s in segments)
 
 
+def test_the_start_identities_are_a_permutation_even_where_tracks_started_near_each_other() -> None:
+    """Tracks 0 and 1 start (frame 10) nearer than ``near``: no clear frame of theirs holds the start, so each takes
+    its nearest segment's identity; a track with no segment at all takes the identity left over."""
+    total = 30
+    position = _still(total, 3)
+    position[5:15, 1, 0] = 20.0  # track 1 beside track 0 around the start
+    flags = np.full((total, 3), FLAG_REFINED, np.uint8)
+    evidence = _evidence(np.tile([1, 0, 2], (total, 1)), 3)
+    segments, _ = reidentify.segments_of(flags, evidence, position, near=30.0)
+    assert not any(s.first <= 10 < s.stop for s in segments if s.track < 2)
+    reidentify.name_segments(segments, 3, total)
+    assert reidentify.identities_at(segments, 3, 10).tolist() == [1, 0, 2]
+    assert reidentify.identities_at([s for s in segments if s.track != 0], 3, 10).tolist() == [1, 0, 2]
+
+
 def test_segments_overlapping_in_time_never_share_an_identity() -> None:
     rng = np.random.default_rng(3)
     total, n = 200, 4

@@ -142,6 +142,23 @@ def name_segments(segments: list[Segment], n_identities: int, total: int) -> Non
             take(s, int(np.lexsort((-s.score, taken))[0]))
 
 
+def identities_at(segments: list[Segment], n: int, t: int) -> np.ndarray:
+    """(n,) identity of each track at frame ``t`` (the chunk's start): its segment's there, or where ``t`` is no clear
+    frame of the track (it started near another track), its segment's nearest in time; a track with no segment at
+    all takes an identity no other track holds. The result is a permutation of the n identities."""
+    def distance(s: Segment) -> int:
+        return max(s.first - t, t - (s.stop - 1), 0)
+
+    named = np.full(n, -1)
+    nearest = [min((distance(s) for s in segments if s.track == j), default=np.inf) for j in range(n)]
+    for track in np.argsort(nearest, kind="stable"):  # tracks clear at t first
+        own = [s for s in segments if s.track == track and s.identity not in named]
+        if own:
+            named[track] = min(own, key=distance).identity
+    named[named < 0] = [k for k in range(n) if k not in named]
+    return named
+
+
 def _certainty(s: Segment) -> float:
     top = np.sort(s.score)[::-1]
     return float(top[0] - top[1]) if len(top) > 1 else 0.0

@@ -386,11 +386,6 @@ def track_chunk(
     return _reidentify(tracks, crops.evidence(identities), at, scene.body_length)
 
 
-def _identity_at(segments: list[reidentify.Segment], track: int, t: int) -> int:
-    """Identity given to ``track`` at frame ``t``, a start frame (clear for every track: ``Tracker.start``)."""
-    return next(s.identity for s in segments if s.track == track and s.first <= t < s.stop)
-
-
 MAX_INTERPOLATED_GAP = 15  # frames; longer gaps stay unknown (NaN)
 
 
@@ -402,7 +397,7 @@ def _reidentify(tracks: ChunkTracks, evidence: np.ndarray, at: int, body_length:
     columns = {"position": (tracks.position, np.nan), "confidence": (tracks.confidence, 0.0),
                "evidence": (evidence, np.nan)}
     out, flags, changes = reidentify.relabel(segments, touches, columns, tracks.flags, FLAG_CORRECTED)
-    start_identity = np.array([_identity_at(segments, j, at) for j in range(n)])
+    start_identity = reidentify.identities_at(segments, n, at)
     reidentify.fill_gaps(out["position"], out["confidence"], flags, max_gap=MAX_INTERPOLATED_GAP)
     # A crop agrees when no identity is likelier than the one it was given (ties: identities merged as look-alikes).
     named = out["evidence"]
