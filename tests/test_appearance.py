@@ -257,7 +257,8 @@ def test_a_less_reliable_net_is_used_where_the_animals_are_never_all_apart() -> 
     report = individuals.IdentityReport(143, 143, 600, 1.0, 0.8, source="individual fragments")
     net = appearance.IdentityNet(10)
     assert individuals._judged(net, report, individuals.required_accuracy(crowded))[0] is net
-    assert individuals._judged(net, report, individuals.required_accuracy(apart)) == (None, dataclasses.replace(report, used=False))
+    unused = (None, dataclasses.replace(report, used=False))
+    assert individuals._judged(net, report, individuals.required_accuracy(apart)) == unused
 
 
 def test_merged_identities_survive_the_checkpoint_and_older_checkpoints_load(tmp_path: Path) -> None:

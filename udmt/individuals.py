@@ -159,7 +159,7 @@ def _from_global_fragments(
 
 
 def _from_individual_fragments(
-    reader: VideoReader, scene: Scene, params: Params, progress: Progress, min_accuracy: float = MIN_ACCURACY
+    reader: VideoReader, scene: Scene, params: Params, progress: Progress, min_accuracy: float
 ) -> tuple[IdentityNet | None, IdentityReport]:
     began = time.monotonic()
     source = "individual fragments"
